@@ -1,0 +1,76 @@
+"""Benchmark: a full crawl of N report pages on 127.0.0.1, then an unchanged re-crawl.
+
+Usage: python bench/crawl.py [--pages 2000]
+
+Prints pages/s for each pass, CPU seconds per page (crawl process and extraction
+workers), peak RSS of the crawl's process tree, and the unchanged/first speed ratio.
+Goals (issue 2): first pass ≥ 45 report pages/s, unchanged pass ≥ 3× faster, peak RSS
+under 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import RssSampler, children_cpu  # noqa: E402
+from crawler.seeds import load_seeds  # noqa: E402
+from monitor import cycle  # noqa: E402
+from monitor.config import Config  # noqa: E402
+from monitor.mirror import MirrorServer  # noqa: E402
+
+
+def one_pass(config: Config, seeds, label: str, pages: int) -> dict:
+    cpu0, t0 = children_cpu(), time.monotonic()
+    with RssSampler() as rss:
+        result = cycle.crawl(config, seeds, trigger="bench")
+    wall = time.monotonic() - t0
+    cpu = children_cpu() - cpu0
+    counts = result.counts()
+    row = {
+        "pass": label, "wall_s": wall, "reports": counts["reports_found"], "pages_per_s": pages / wall,
+        "cpu_ms_per_page": 1000 * cpu / pages, "peak_rss_mb": rss.peak / 2**20,
+        "new": counts["new"], "edited": counts["edited"], "errors": counts["errors"],
+        "extracted": result.stats.get("extracted", 0), "status": result.status,
+    }
+    print(f"{label:<10} {wall:7.2f} s  {row['pages_per_s']:7.1f} report pages/s  "
+          f"{row['cpu_ms_per_page']:6.1f} CPU ms/page  peak RSS {row['peak_rss_mb']:6.0f} MB  "
+          f"reports {row['reports']}  extracted {row['extracted']}  new {row['new']}  "
+          f"edited {row['edited']}  errors {row['errors']}  [{row['status']}]", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2000)
+    args = parser.parse_args()
+    mirror = MirrorServer(synthetic=args.pages)
+    mirror.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            seeds_file = Path(tmp) / "seeds.toml"
+            mirror.seeds_toml(seeds_file)
+            seeds = load_seeds([seeds_file], only=["bench"])
+            settings = {
+                "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100,
+                "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50,
+            }
+            config = Config(db=Path(tmp) / "bench.db", settings=settings)
+            print(f"{args.pages} report pages on {mirror.url('/')}; 2 passes into a fresh DB")
+            first = one_pass(config, seeds, "first", args.pages)
+            second = one_pass(config, seeds, "unchanged", args.pages)
+            print(f"unchanged pass is {first['wall_s'] / second['wall_s']:.1f}x faster than the first "
+                  f"(goal ≥ 3x); first pass {first['pages_per_s']:.1f} pages/s (goal ≥ 45); "
+                  f"peak RSS {max(first['peak_rss_mb'], second['peak_rss_mb']):.0f} MB (goal < 400)")
+    finally:
+        mirror.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The schema the spider yields and ``monitor.store.Store.ingest`` accepts.
+
+A leaf module: stdlib only. Three kinds of item leave the crawler:
+
+* ``PageItem``: a fetched report candidate (HTML page or attachment), with its raw
+  bytes and, once the extract pipeline has run, an ``Extracted`` result.
+* ``ListingItem``: a list (column) page that was read, with the report links on it;
+  the store uses it to judge portal health and whether a report is still listed.
+* ``FetchProblem``: a fetch that failed or returned something that is not content
+  (HTTP error, challenge, WAF, maintenance, soft 404, oversize, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Extracted:
+    """What extraction saw in one page or attachment.
+
+    Fields:
+        title: the report title (from <meta ArticleTitle>, <title> or the heading).
+        issuer: the issuing body (from the title, metadata, or the portal's name).
+        year: the year the report covers (not the publication year), or None.
+        published: the publication date as ``YYYY-MM-DD`` (or ISO datetime), or None.
+        is_report: whether this is an annual information-disclosure report.
+        reason: why ``is_report`` is what it is, in a few words.
+        text: normalised text (simplified, half-width, furniture removed), one
+            paragraph or table row per line. This is what is hashed and diffed.
+        text_sha: sha256 hex of ``text``.
+        body_fp: cheap fingerprint of the page's body region (see
+            ``crawler.extract.body_fingerprint``); equal fingerprints mean the body
+            did not change, so full extraction can be skipped.
+        quality: "ok", "thin" (almost no text), "image-only", "unsupported".
+        problem: None for content, else the kind of non-content page detected
+            from the text ("soft404", "maintenance", "challenge", "waf",
+            "mojibake", "empty").
+        attachments: absolute URLs of PDF/DOC/DOCX/WPS attachments linked from the body.
+    """
+
+    title: str = ""
+    issuer: str = ""
+    year: int | None = None
+    published: str | None = None
+    is_report: bool = False
+    reason: str = ""
+    text: str = ""
+    text_sha: str = ""
+    body_fp: str = ""
+    quality: str = "ok"
+    problem: str | None = None
+    attachments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageItem:
+    """A fetched page or attachment that may be a report.
+
+    ``unchanged`` is set by the extract pipeline when the raw bytes (or the body
+    fingerprint, or an HTTP 304) show nothing changed since the last good fetch;
+    then ``extracted`` is None and the store only records that the URL was seen.
+    """
+
+    portal_id: str
+    url: str
+    status: int
+    fetched_at: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
+    raw_sha: str = ""
+    listed_on: str | None = None
+    anchor: str = ""
+    issuer_hint: str = ""
+    parent_url: str | None = None
+    unchanged: bool = False
+    extracted: Extracted | None = None
+
+
+@dataclass
+class ListingItem:
+    """A list page that was fetched and read (``ok``) or could not be (``not ok``)."""
+
+    portal_id: str
+    url: str
+    ok: bool
+    report_links: list[str] = field(default_factory=list)
+    status: int = 0
+    detail: str = ""
+
+
+@dataclass
+class FetchProblem:
+    """A fetch that yielded no content: recorded on the crawl run, never a version.
+
+    ``kind`` is one of: http_error, not_found, challenge, waf, maintenance, soft404,
+    login, empty, oversize, non_html, truncated, mojibake, thin, timeout, refused,
+    dns, robots, error.
+    """
+
+    portal_id: str
+    url: str
+    kind: str
+    status: int = 0
+    detail: str = ""
+    listed_on: str | None = None
+    is_listing: bool = False
+
+
+Item = PageItem | ListingItem | FetchProblem

@@ -1,0 +1,79 @@
+"""Run one crawl in this process: ``python -m crawler.runner JOB.json``.
+
+The Twisted reactor cannot be restarted, so every crawl runs in a child process of
+its own; the caller (``monitor.cycle``) creates the crawl run, writes the job file,
+reads the progress lines this process prints on stdout and evaluates the run after.
+
+The job file is JSON: ``{"db", "run_id", "seeds": [seed dicts], "settings": {...},
+"fetch_state": path, "log_file": path}``.
+
+May import: crawler.* (never monitor/ except through the store pipeline).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import settings as default_settings
+from crawler.progress import snapshot
+from crawler.seeds import Seed
+from crawler.spiders.portals import PortalSpider
+
+
+def build_settings(job: dict) -> Settings:
+    """Project settings, then the job's overrides, then the run's own keys."""
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    settings.update(job.get("settings") or {}, priority="cmdline")
+    settings.set("NIANBAO_DB", job["db"], priority="cmdline")
+    settings.set("NIANBAO_RUN_ID", job["run_id"], priority="cmdline")
+    settings.set("NIANBAO_FETCH_STATE", job.get("fetch_state"), priority="cmdline")
+    if job.get("log_file"):
+        settings.set("LOG_FILE", job["log_file"], priority="cmdline")
+    return settings
+
+
+def seed_from_dict(data: dict) -> Seed:
+    known = {k: v for k, v in data.items() if k in Seed.__dataclass_fields__}
+    for key in ("start_urls", "allow", "allowed_domains"):
+        known[key] = tuple(known.get(key) or ())
+    return Seed(**known)
+
+
+def run(job: dict) -> dict:
+    """Crawl the job's seeds; return the final Scrapy stats."""
+    process = CrawlerProcess(build_settings(job), install_root_handler=bool(job.get("log_file")))
+    crawler = process.create_crawler(PortalSpider)
+    process.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
+    process.start()
+    return crawler.stats.get_stats() if crawler.stats else {}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m crawler.runner JOB.json\n")
+        return 2
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if not job.get("log_file"):
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    stats = run(job)
+    final = snapshot(stats)
+    final["finish_reason"] = stats.get("finish_reason", "")
+    final["elapsed"] = stats.get("elapsed_time_seconds", 0)
+    final["conditional_requests"] = stats.get("nianbao/conditional_requests", 0)
+    final["skipped_same_body"] = stats.get("nianbao/skipped/same_body", 0)
+    final["skipped_same_bytes"] = stats.get("nianbao/skipped/same_bytes", 0)
+    final["capped"] = stats.get("nianbao/capped", 0)
+    sys.stdout.write(json.dumps({"done": final}) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set everything up (a local .venv with nianbao and its test tools), then run a task.
+#   ./dev.sh demo    the whole pipeline on the bundled offline portal mirror
+#   ./dev.sh test    the test-suite (what CI runs)
+#   ./dev.sh bench   the benchmarks in bench/
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.nianbao-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  touch "$stamp"
+fi
+task=${1:-test}
+shift || true
+case "$task" in
+  demo)  exec .venv/bin/nianbao demo "$@" ;;
+  test)  exec .venv/bin/python -m pytest "$@" ;;
+  bench) for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b" "$@"; done ;;
+  *)     echo "usage: ./dev.sh demo|test|bench" >&2; exit 2 ;;
+esac

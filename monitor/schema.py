@@ -1,0 +1,85 @@
+"""The database schema, as sqlite-utils migrations (imported by ``monitor.store`` only).
+
+Tables:
+    portals        one row per seed portal (refreshed from seeds at each crawl)
+    crawl_runs     one row per crawl: when, which portals, status, stats
+    portal_runs    per (run, portal): list pages read/failed, pages, reports, problems, health
+    pages          fetch state per URL: validators (ETag/Last-Modified), raw and body hashes
+    reports        one row per report; ``url`` is its canonical address
+    report_urls    every address a report was seen at (renderings, old addresses)
+    versions       every distinct normalised text of a report, with the raw bytes (zlib)
+    events         new / edited / removed / moved / restored, with diffs
+    problems       fetches that gave no content (errors, challenges, soft 404s, ...)
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("nianbao")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE portals (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT, file TEXT, cms TEXT,
+            start_urls TEXT, updated_at TEXT
+        );
+        CREATE TABLE crawl_runs (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running', trigger TEXT, portals TEXT, stats TEXT,
+            pid INTEGER, detail TEXT
+        );
+        CREATE TABLE portal_runs (
+            run_id INTEGER NOT NULL REFERENCES crawl_runs(id), portal_id TEXT NOT NULL,
+            listings_ok INTEGER NOT NULL DEFAULT 0, listings_failed INTEGER NOT NULL DEFAULT 0,
+            pages INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0,
+            reports INTEGER NOT NULL DEFAULT 0, not_reports INTEGER NOT NULL DEFAULT 0,
+            problems INTEGER NOT NULL DEFAULT 0, status TEXT, detail TEXT,
+            PRIMARY KEY (run_id, portal_id)
+        );
+        CREATE TABLE reports (
+            id INTEGER PRIMARY KEY, portal_id TEXT NOT NULL, url TEXT NOT NULL,
+            title TEXT, issuer TEXT, region TEXT, year INTEGER, published TEXT,
+            status TEXT NOT NULL DEFAULT 'active', first_seen TEXT, last_seen TEXT,
+            last_seen_run INTEGER, current_version_id INTEGER, text_sha TEXT, gone_runs INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX reports_portal ON reports(portal_id, status);
+        CREATE INDEX reports_sha ON reports(text_sha);
+        CREATE TABLE report_urls (
+            url TEXT PRIMARY KEY, report_id INTEGER NOT NULL REFERENCES reports(id),
+            first_seen TEXT, last_seen TEXT
+        );
+        CREATE TABLE pages (
+            url TEXT PRIMARY KEY, portal_id TEXT NOT NULL, report_id INTEGER,
+            is_report INTEGER, etag TEXT, last_modified TEXT, raw_sha TEXT, body_fp TEXT,
+            text_sha TEXT, last_status INTEGER, last_fetched_at TEXT, last_ok_at TEXT,
+            last_run_id INTEGER, listed_on TEXT, last_listed_run INTEGER
+        );
+        CREATE INDEX pages_portal ON pages(portal_id);
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY, report_id INTEGER NOT NULL REFERENCES reports(id),
+            run_id INTEGER REFERENCES crawl_runs(id), url TEXT NOT NULL, fetched_at TEXT NOT NULL,
+            status INTEGER, headers TEXT, content_type TEXT, raw BLOB, raw_sha TEXT,
+            text TEXT NOT NULL, text_sha TEXT NOT NULL, body_fp TEXT, title TEXT, issuer TEXT,
+            year INTEGER, published TEXT, quality TEXT
+        );
+        CREATE INDEX versions_report ON versions(report_id, id);
+        CREATE INDEX versions_run ON versions(run_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY, kind TEXT NOT NULL, report_id INTEGER NOT NULL,
+            run_id INTEGER, url TEXT, old_url TEXT, title TEXT, issuer TEXT, region TEXT,
+            portal_id TEXT, year INTEGER, detected_at TEXT NOT NULL, old_version_id INTEGER,
+            new_version_id INTEGER, diff TEXT, sections TEXT, numbers TEXT
+        );
+        CREATE INDEX events_detected ON events(detected_at);
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY, run_id INTEGER, portal_id TEXT, url TEXT, kind TEXT NOT NULL,
+            status INTEGER, detail TEXT, at TEXT NOT NULL, listed_on TEXT, is_listing INTEGER
+        );
+        CREATE INDEX problems_run ON problems(run_id, portal_id);
+        """
+    )

@@ -1,0 +1,91 @@
+"""The store on a real SQLite file: identity, versions, idempotence, problems never versions."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
+from monitor import differ
+from monitor.store import Store, StoreError
+
+PORTAL = {"id": "qidong", "name": "启东市人民政府", "region": "江苏省南通市", "start_urls": ["http://x/"]}
+TEXT = "一、总体情况\n正文\n三、收到和处理政府信息公开申请情况\n| (一)予以公开 | 151 |"
+
+
+def page(url: str, text: str, **kw) -> PageItem:
+    body = f"<html>{text}</html>".encode()
+    ex = Extracted(title="启东市人民政府2020年政府信息公开工作年度报告", issuer="启东市人民政府", year=2020,
+                   is_report=True, reason="test", text=text,
+                   text_sha=hashlib.sha256(text.encode()).hexdigest(), **kw)
+    return PageItem("qidong", url, 200, "2026-01-01T00:00:00Z", body=body,
+                    raw_sha=hashlib.sha256(body).hexdigest(), extracted=ex)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "nianbao.db")
+    yield s
+    s.close()
+
+
+def run(store: Store, *items) -> list:
+    run_id = store.begin_run([PORTAL])
+    for item in items:
+        store.ingest(item, run_id)
+    return differ.detect(store, run_id)
+
+
+def test_new_then_same_then_edited(store):
+    assert [e.kind for e in run(store, page("http://x/a", TEXT))] == ["new"]
+    assert run(store, page("http://x/a", TEXT)) == []
+    events = run(store, page("http://x/a", TEXT.replace("151", "152")))
+    assert [e.kind for e in events] == ["edited"]
+    assert events[0].sections == ["三"]
+    assert [(n.label, n.before, n.after) for n in events[0].numbers] == [("三、(一)予以公开", "151", "152")]
+    assert "-| (一)予以公开 | 151 |" in events[0].diff and "+| (一)予以公开 | 152 |" in events[0].diff
+    assert len(store.history(events[0].report_id)) == 2
+
+
+def test_second_rendering_is_the_same_report(store):
+    run(store, page("http://x/a", TEXT))
+    assert run(store, page("http://x/big5/a", TEXT)) == []
+    assert len(store.reports()) == 1
+    assert store.find_report("http://x/big5/a")["id"] == store.find_report("http://x/a")["id"]
+
+
+def test_problems_and_non_reports_never_become_versions(store):
+    notice = page("http://x/n", "关于印发通知")
+    notice.extracted.is_report = False
+    soft404 = page("http://x/gone", "您访问的页面不存在")
+    soft404.extracted.problem = "soft404"
+    events = run(store, notice, soft404, FetchProblem("qidong", "http://x/c", "challenge", 412),
+                 ListingItem("qidong", "http://x/", ok=False, status=503))
+    assert events == [] and store.reports() == []
+    kinds = sorted(p["kind"] for p in store.db.query("SELECT kind FROM problems"))
+    assert kinds == ["challenge", "listing", "soft404"]
+
+
+def test_unchanged_item_touches_without_versions(store):
+    run(store, page("http://x/a", TEXT))
+    seen = PageItem("qidong", "http://x/a", 304, "2026-02-01T00:00:00Z", unchanged=True)
+    assert run(store, seen) == []
+    assert store.reports()[0]["last_seen"] == "2026-02-01T00:00:00Z"
+    assert store.reports()[0]["versions"] == 1
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    bad = tmp_path / "junk.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        Store(bad)
+
+
+def test_raw_bytes_are_kept_compressed(store):
+    item = page("http://x/a", TEXT)
+    run(store, item)
+    version = store.version(store.history(store.reports()[0]["id"])[0]["id"], raw=True)
+    assert version["raw"] == item.body
+    assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
