@@ -1,0 +1,12 @@
+"""The offline portal mirror: imitation government portals over real HTTP on 127.0.0.1.
+
+Used by ``nianbao demo``, the test-suite and the benchmarks. ``MirrorServer`` serves
+四 portals (jiangsu, zhejiang, qidong, jszwb) with fresh page noise on every request,
+switchable named changes (``monitor.mirror.changes.CHANGES``), ``/bad/`` routes, and
+with ``synthetic=N`` the ``bench`` and ``static`` portals. Run it alone with
+``python -m monitor.mirror``.
+"""
+
+from monitor.mirror.server import MirrorServer
+
+__all__ = ["MirrorServer"]

@@ -1,0 +1,44 @@
+"""``python -m monitor.mirror [--port 0] [--state baseline] [--synthetic N]``.
+
+Prints one line, the base URL, once serving; serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from monitor.mirror import MirrorServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monitor.mirror", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost", "::1"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state", default="baseline", help="comma-separated change names")
+    parser.add_argument("--synthetic", type=int, default=0, help="report pages in the bench portal")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    state = tuple(c.strip() for c in args.state.split(",") if c.strip())
+    try:
+        mirror = MirrorServer(host=args.host, port=args.port, state=state, synthetic=args.synthetic)
+    except ValueError as exc:
+        parser.error(str(exc))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    sys.stdout.write(mirror.start() + "\n")
+    sys.stdout.flush()
+    try:
+        done.wait()
+    finally:
+        mirror.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
