@@ -1,0 +1,261 @@
+"""Pure rendering of events into a mail subject, plain text and escaped HTML.
+
+Every value that comes from a crawled page (title, issuer, URL, diff) is untrusted: it is
+escaped with ``html.escape`` as it enters a trusted template, and only http(s) URLs become
+links. HTML uses inline CSS only, because mail clients drop ``<style>`` blocks.
+
+May import: the standard library and ``monitor.models``. Nothing here sends or stores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from difflib import SequenceMatcher
+from html import escape
+from urllib.parse import urlsplit
+
+from monitor.models import Event, EventKind
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "【年报监测】"
+KIND_ORDER = (
+    EventKind.NEW,
+    EventKind.EDITED,
+    EventKind.REMOVED,
+    EventKind.MOVED,
+    EventKind.RESTORED,
+)
+MAX_DIFF_LINES = 200
+"""Diff lines shown per event; the rest is summarised as "其余 N 行略"."""
+CHAR_DIFF_CAP = 200
+"""Longest changed span (after trimming common prefix/suffix) compared char by char."""
+
+_FONT = "font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;"
+_STYLE = {
+    "body": _FONT + "color:#1f2328;font-size:14px;line-height:1.6;",
+    "event": "border:1px solid #d0d7de;border-radius:6px;padding:12px;margin:12px 0;",
+    "badge": "display:inline-block;padding:0 6px;border-radius:4px;background:#0969da;color:#fff;",
+    "muted": "color:#57606a;",
+    "diff": "font-family:Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;"
+    "word-break:break-all;border:1px solid #d0d7de;border-radius:6px;padding:6px;",
+    "del_line": "background:#ffebe9;color:#82071e;text-decoration:none;display:block;",
+    "ins_line": "background:#e6ffec;color:#116329;text-decoration:none;display:block;",
+    "del_char": "background:#ff8182;font-weight:bold;",
+    "ins_char": "background:#4ac26b;font-weight:bold;",
+    "hunk": "background:#ddf4ff;color:#0969da;display:block;",
+    "ctx": "display:block;",
+    "del_num": "background:#ffebe9;color:#82071e;",
+    "ins_num": "background:#e6ffec;color:#116329;text-decoration:none;",
+}
+
+
+def subject(events: Iterable[Event]) -> str:
+    """The mail subject with counts per kind, in the order 新增, 修改, 删除, 迁移, 恢复.
+
+    >>> subject([Event("new", 1, "u"), Event("edited", 2, "u"), Event("new", 3, "u")])
+    '【年报监测】新增 2 · 修改 1'
+    >>> subject([])
+    '【年报监测】无变动'
+    """
+    counts = Counter(EventKind(e.kind) for e in events)
+    parts = [f"{kind.label} {counts[kind]}" for kind in KIND_ORDER if counts[kind]]
+    return SUBJECT_PREFIX + (" · ".join(parts) if parts else "无变动")
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL if it may go into ``href`` (http or https with a host), else None.
+
+    >>> safe_href("https://www.gov.cn/a?b=1")
+    'https://www.gov.cn/a?b=1'
+    >>> safe_href("javascript:alert(1)") is None, safe_href(" JavaScript:x") is None
+    (True, True)
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
+
+
+def _headline(event: Event) -> str:
+    bits = [event.issuer, f"{event.year}年" if event.year else ""]
+    return " · ".join(b for b in bits if b)
+
+
+def _diff_lines(diff: str, limit: int = MAX_DIFF_LINES) -> tuple[list[str], int]:
+    lines = diff.splitlines()
+    return lines[:limit], max(0, len(lines) - limit)
+
+
+# --- plain text -------------------------------------------------------------------------
+
+
+def _event_text(event: Event) -> list[str]:
+    out = [f"【{event.label}】{_headline(event)}", f"标题：{event.title or '（无标题）'}"]
+    if event.kind == EventKind.MOVED and event.old_url:
+        out.append(f"链接：{event.old_url} → {event.url}")
+    else:
+        out.append(f"链接：{event.url}")
+    if event.sections:
+        out.append("变动章节：" + "、".join(event.sections))
+    if event.numbers:
+        out.append("变动数字：")
+        out.extend(f"  {n.label} {n.before} → {n.after}" for n in event.numbers)
+    if event.diff:
+        lines, rest = _diff_lines(event.diff)
+        out.append("差异：")
+        out.extend("  " + line for line in lines)
+        if rest:
+            out.append(f"  …（其余 {rest} 行略）")
+    return out
+
+
+def render_text(events: Sequence[Event], unsubscribe_hint: str) -> str:
+    """The plain-text mail body: one block per event, then the unsubscribe line."""
+    blocks = ["\n".join(_event_text(e)) for e in events]
+    footer = f"退订：{unsubscribe_hint}"
+    return subject(events) + "\n\n" + "\n\n----\n\n".join(blocks) + "\n\n" + footer + "\n"
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+
+def _link(url: str, text: str | None = None) -> str:
+    """An escaped ``<a>`` for http(s) URLs; anything else is shown as inert text."""
+    label = escape(text if text is not None else url)
+    href = safe_href(url)
+    if href is None:
+        return label
+    return f'<a href="{escape(href, quote=True)}" style="color:#0969da;">{label}</a>'
+
+
+def _highlight_pair(old: str, new: str) -> tuple[str, str]:
+    """Escaped old/new lines with the changed characters wrapped in highlight spans.
+
+    The common prefix and suffix are trimmed first, so long lines with a small change stay
+    fast; a changed middle longer than ``CHAR_DIFF_CAP`` is highlighted as a whole.
+
+    >>> _highlight_pair("予以公开 151", "予以公开 152")[1]
+    '予以公开 15<span style="background:#4ac26b;font-weight:bold;">2</span>'
+    """
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    old_mid, new_mid = old[start : len(old) - end], new[start : len(new) - end]
+    if len(old_mid) > CHAR_DIFF_CAP or len(new_mid) > CHAR_DIFF_CAP:
+        ops = [("replace", 0, len(old_mid), 0, len(new_mid))]
+    else:
+        ops = SequenceMatcher(None, old_mid, new_mid, autojunk=False).get_opcodes()
+    old_html, new_html = [escape(old[:start])], [escape(new[:start])]
+    for tag, i1, i2, j1, j2 in ops:
+        old_html.append(_mark(old_mid[i1:i2], tag != "equal", "del_char"))
+        new_html.append(_mark(new_mid[j1:j2], tag != "equal", "ins_char"))
+    old_html.append(escape(old[len(old) - end :]))
+    new_html.append(escape(new[len(new) - end :]))
+    return "".join(old_html), "".join(new_html)
+
+
+def _mark(text: str, changed: bool, style: str) -> str:
+    if not text:
+        return ""
+    if not changed:
+        return escape(text)
+    return f'<span style="{_STYLE[style]}">{escape(text)}</span>'
+
+
+def _diff_block(removed: list[str], added: list[str]) -> list[str]:
+    """HTML for one run of removed lines followed by added lines, paired for highlighting."""
+    old_html = [escape(line) for line in removed]
+    new_html = [escape(line) for line in added]
+    for i in range(min(len(removed), len(added))):
+        old_html[i], new_html[i] = _highlight_pair(removed[i], added[i])
+    out = [f'<del style="{_STYLE["del_line"]}">-{h}</del>' for h in old_html]
+    out += [f'<ins style="{_STYLE["ins_line"]}">+{h}</ins>' for h in new_html]
+    return out
+
+
+def _line_kind(line: str | None, in_hunks: bool) -> str:
+    """"-", "+", "@" (hunk header) or " " (context, file header, end)."""
+    if line is None:
+        return " "
+    if line.startswith("@@"):
+        return "@"
+    if not in_hunks and line.startswith(("--- ", "+++ ")):
+        return " "
+    return line[:1] if line[:1] in ("-", "+") else " "
+
+
+def render_diff_html(diff: str, limit: int = MAX_DIFF_LINES) -> str:
+    """A unified diff as escaped HTML: <del> red lines, <ins> green lines, changed chars marked."""
+    lines, rest = _diff_lines(diff, limit)
+    out: list[str] = []
+    removed: list[str] = []
+    added: list[str] = []
+    in_hunks = False
+    for line in [*lines, None]:  # None flushes the last run
+        kind = _line_kind(line, in_hunks)
+        if kind == "-" and not added:
+            removed.append(line[1:])
+            continue
+        if kind == "+":
+            added.append(line[1:])
+            continue
+        out += _diff_block(removed, added)
+        removed, added = [], []
+        if kind == "-":
+            removed.append(line[1:])
+        elif kind == "@":
+            in_hunks = True
+            out.append(f'<span style="{_STYLE["hunk"]}">{escape(line)}</span>')
+        elif line is not None:
+            out.append(f'<span style="{_STYLE["ctx"]}">{escape(line) or "&nbsp;"}</span>')
+    if rest:
+        out.append(f'<span style="{_STYLE["ctx"]}">…（其余 {rest} 行略）</span>')
+    return f'<div style="{_STYLE["diff"]}">' + "".join(out) + "</div>"
+
+
+def render_entry_html(event: Event) -> str:
+    """One event as an HTML fragment (a mail block, or a feed entry's content)."""
+    title = event.title or "（无标题）"
+    parts = [
+        f'<p><span style="{_STYLE["badge"]}">{escape(event.label)}</span> '
+        f'<span style="{_STYLE["muted"]}">{escape(_headline(event))}</span></p>',
+        f'<p style="font-size:16px;font-weight:bold;">{_link(event.url, title)}</p>',
+    ]
+    if event.kind == EventKind.MOVED and event.old_url:
+        parts.append(f"<p>迁移：{_link(event.old_url)} → {_link(event.url)}</p>")
+    else:
+        parts.append(f'<p style="{_STYLE["muted"]}">链接：{_link(event.url)}</p>')
+    if event.sections:
+        parts.append("<p>变动章节：" + escape("、".join(event.sections)) + "</p>")
+    if event.numbers:
+        items = "".join(
+            f"<li>{escape(n.label)} <del style=\"{_STYLE['del_num']}\">{escape(n.before)}</del>"
+            f" → <ins style=\"{_STYLE['ins_num']}\">{escape(n.after)}</ins></li>"
+            for n in event.numbers
+        )
+        parts.append(f"<p>变动数字：</p><ul>{items}</ul>")
+    if event.diff:
+        parts.append(render_diff_html(event.diff))
+    return f'<div style="{_STYLE["event"]}">' + "".join(parts) + "</div>"
+
+
+def render_html(events: Sequence[Event], unsubscribe_hint: str) -> str:
+    """The HTML mail body: a full document with every event and the unsubscribe line."""
+    blocks = "".join(render_entry_html(e) for e in events)
+    hint = _link(unsubscribe_hint) if safe_href(unsubscribe_hint) else escape(unsubscribe_hint)
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
+        f'<body style="{_STYLE["body"]}"><h2>{escape(subject(events))}</h2>{blocks}'
+        f'<p style="{_STYLE["muted"]}font-size:12px;">退订：{hint}</p></body></html>'
+    )

@@ -1,0 +1,86 @@
+"""Tests for monitor.alerts.feed: Atom and RSS parse cleanly, ids are stable, content escaped."""
+
+from __future__ import annotations
+
+import feedparser
+import pytest
+
+from monitor.alerts import FeedChannel, deliver
+from monitor.alerts.feed import build_feed, write_feed
+from monitor.models import Event, Subscription
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def events() -> list[Event]:
+    return [
+        Event(
+            "edited", 1, "https://www.qidong.gov.cn/r.html", title=f"启东市年报{HOSTILE}",
+            issuer="启东市人民政府", year=2020, detected_at="2026-03-01T08:00:00+00:00",
+            diff="@@ -1 +1 @@\n-予以公开 151\n+予以公开 152", id=11,
+        ),
+        Event("new", 2, "javascript:alert(1)", title="新报告", detected_at="2026-03-02T08:00", id=12),
+        Event("removed", 3, "http://www.gov.cn/gone", title="被删除的报告", id=None),
+    ]
+
+
+def build(fmt: str) -> bytes:
+    return build_feed(
+        events(), feed_id="tag:nianbao,2026:feed/t", title="年报监测",
+        link="https://nianbao.example/", self_url="https://nianbao.example/t.xml", fmt=fmt,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_feed_parses_without_bozo(fmt):
+    parsed = feedparser.parse(build(fmt))
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == 3
+    titles = [e.title for e in parsed.entries]
+    assert titles[0] == "[新增] 新报告"  # newest first
+    assert f"[修改] 启东市年报{HOSTILE}" in titles
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_entry_ids_stable_across_builds(fmt):
+    first, second = feedparser.parse(build(fmt)), feedparser.parse(build(fmt))
+    ids = [e.id for e in first.entries]
+    assert ids == [e.id for e in second.entries]
+    assert "tag:nianbao,2026:event/11" in ids and len(set(ids)) == 3
+    assert build(fmt) == build(fmt)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_content_is_escaped_html(fmt):
+    raw = build(fmt)
+    assert b"<script" not in raw
+    parsed = feedparser.parse(raw)
+    edited = next(e for e in parsed.entries if e.id.endswith("/11"))
+    html = edited.content[0].value
+    assert "&lt;script&gt;" in html and "<script" not in html
+    assert "<ins" in html and "<del" in html
+    new = next(e for e in parsed.entries if e.id.endswith("/12"))
+    assert "javascript" not in new.get("link", "")
+
+
+def test_write_feed_is_atomic_and_replaces(tmp_path):
+    target = tmp_path / "feeds" / "t.atom.xml"
+    kw = dict(feed_id="tag:x", title="t", link="https://nianbao.example/")
+    write_feed(target, events()[:1], **kw)
+    write_feed(target, events(), **kw)
+    assert len(feedparser.parse(target.read_bytes()).entries) == 3
+    assert [p.name for p in target.parent.iterdir()] == ["t.atom.xml"]
+
+
+def test_feed_channel_delivers_per_subscription(tmp_path):
+    channel = FeedChannel(tmp_path, link="https://nianbao.example/", base_url="https://f.example/")
+    sub = Subscription("a@b.c", id=3, token="tok123")
+    result = deliver(channel, sub, events(), key="outbox-1", unsubscribe_hint="")
+    assert result.ok and result.detail.endswith("tok123.atom.xml")
+    parsed = feedparser.parse((tmp_path / "tok123.atom.xml").read_bytes())
+    assert not parsed.bozo and parsed.feed.id == "tag:nianbao,2026:feed/tok123"
+
+
+def test_unknown_format_is_rejected():
+    with pytest.raises(ValueError, match="unknown feed format"):
+        build_feed([], feed_id="x", title="t", link="https://a/", fmt="json")
