@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.seeds import Seed
-from monitor import differ
+from monitor import detect
 from monitor.config import Config
 from monitor.models import Event
 from monitor.store import Store
@@ -153,19 +153,22 @@ def crawl(config: Config, seeds: list[Seed], trigger: str = "cli",
             code, stats = _run_child(job, Path(tmp), timeout, on_progress)
             stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
-        return _finish(store, run_id, code, stats, stderr_tail, log_file)
+        removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
+        return _finish(store, run_id, code, stats, stderr_tail, log_file, removal_runs)
     finally:
         store.close()
 
 
-def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str, log_file: str) -> CrawlResult:
-    events = differ.detect(store, run_id)
+def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str, log_file: str,
+            removal_runs: int) -> CrawlResult:
     portals = []
     with store.atomic():
         for row in store.portal_runs(run_id):
             status, detail = portal_health(row)
             store.set_portal_health(run_id, row["portal_id"], status, detail)
             portals.append({**row, "status": status, "detail": detail})
+    healthy = {p["portal_id"]: code == 0 and p["status"] == "ok" for p in portals}
+    events = detect.detect(store, run_id, healthy, removal_runs)
     if code != 0:
         status = "failed"
         detail = f"crawl process exited with {code}" + (f": {stderr_tail.strip().splitlines()[-1]}"

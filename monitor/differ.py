@@ -1,10 +1,10 @@
-"""Decide what changed: pure text diffing plus ``detect(store, run_id)``.
+"""Pure text diffing for reports (the event logic that uses it is ``monitor.detect``).
 
 Diffs are computed on normalised text, one paragraph or table row per line: a
 unified diff by line, the report sections (一 … 六) the changed lines sit in, and the
 numbers that changed as ``label: before → after``.
 
-May import: monitor.store, monitor.models.
+May import: monitor.models.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from monitor.models import Event, EventKind, NumberChange
-from monitor.store import Store, now_iso
+from monitor.models import NumberChange
 
 SECTION_RE = re.compile(r"^\s*([一二三四五六])[、.．]")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -37,29 +36,34 @@ class TextDiff:
 def section_of_lines(lines: list[str]) -> list[str]:
     """For each line, the report section (一 … 六) it belongs to ("" before the first).
 
-    >>> section_of_lines(["前言", "一、总体情况", "正文", "三、收到和处理政府信息公开申请情况", "| 总计 | 5 |"])
-    ['', '一', '一', '三', '三']
+    A heading is a line that starts with the next section's numeral and is not a table
+    row: table 三's own rows (一、本年新收…, 三、本年度办理结果) do not restart sections.
+
+    >>> section_of_lines(["前言", "一、总体情况", "正文", "三、收到和处理政府信息公开申请情况",
+    ...                   "一、本年新收政府信息公开申请数量 | 5", "| 总计 | 5 |"])
+    ['', '一', '一', '三', '三', '三']
     """
+    order = "一二三四五六"
     current, out = "", []
     for line in lines:
         match = SECTION_RE.match(line)
-        if match:
+        if match and "|" not in line and order.index(match.group(1)) > (order.index(current) if current else -1):
             current = match.group(1)
         out.append(current)
     return out
 
 
 def row_label(line: str, before: str) -> str:
-    """A short label for a number inside ``line``: the table row's first text cell, or
-    the words just before the number in prose.
+    """A short label for a number inside ``line``: the nearest text cell to its left in a
+    table row, or the words just before the number in prose.
 
-    >>> row_label("| (一)予以公开 | 151 | 0 |", "| (一)予以公开 | ")
+    >>> row_label("三、本年度办理结果 | (一)予以公开 |  | 149 | 151", "三、本年度办理结果 | (一)予以公开 |  | 149 | ")
     '(一)予以公开'
     >>> row_label("属于予以公开151件", "属于予以公开")
     '属于予以公开'
     """
-    if line.lstrip().startswith("|"):
-        for cell in CELL_SPLIT.split(line.strip().strip("|")):
+    if "|" in line:
+        for cell in reversed(CELL_SPLIT.split(before)):
             cell = cell.strip()
             if cell and not NUMBER_RE.fullmatch(cell):
                 return cell[:30]
@@ -109,35 +113,13 @@ def diff_text(old: str, new: str, context: int = 1) -> TextDiff:
     return TextDiff(diff, sorted(sections, key=order.index), numbers)
 
 
-def _event(kind: EventKind, report: dict, run_id: int, **fields: object) -> Event:
-    return Event(
-        kind=kind.value, report_id=report["id"], url=report["url"], title=report["title"] or "",
-        issuer=report["issuer"] or "", region=report["region"] or "", portal_id=report["portal_id"],
-        year=report["year"], detected_at=now_iso(), run_id=run_id, **fields,
-    )
+def similarity(old: str, new: str) -> float:
+    """How alike two normalised texts are, by lines (1.0 = same lines).
 
-
-def detect(store: Store, run_id: int) -> list[Event]:
-    """Record the events that the versions created in ``run_id`` imply, and return them.
-
-    A report's first version is ``new``; a later version is ``edited`` with the diff
-    against the version before it.
+    >>> similarity("a\\nb\\nc\\nd", "a\\nb\\nc\\nx")
+    0.75
     """
-    events = []
-    with store.atomic():
-        for version in store.versions_in_run(run_id):
-            report = store.report(version["report_id"])
-            prev = store.previous_version(version["report_id"], version["id"])
-            if prev is None:
-                event = _event(EventKind.NEW, report, run_id, new_version_id=version["id"])
-            else:
-                d = diff_text(prev["text"], version["text"])
-                if not d.changed:
-                    continue
-                event = _event(
-                    EventKind.EDITED, report, run_id, old_version_id=prev["id"],
-                    new_version_id=version["id"], diff=d.diff, sections=d.sections, numbers=d.numbers,
-                )
-            event.id = store.add_event(event)
-            events.append(event)
-    return events
+    a, b = old.splitlines(), new.splitlines()
+    if not a and not b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()

@@ -83,3 +83,58 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX problems_run ON problems(run_id, portal_id);
         """
     )
+
+
+@migrations()
+def m003_removals_and_moves(db: Database) -> None:
+    """Track which run last fetched each URL successfully, gone pages per portal run,
+    and when a report was removed (for removals, restorations and moves)."""
+    db.executescript(
+        """
+        ALTER TABLE pages ADD COLUMN last_ok_run INTEGER;
+        ALTER TABLE portal_runs ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN removed_at TEXT;
+        """
+    )
+
+
+@migrations()
+def m002_alerts(db: Database) -> None:
+    """Subscriptions, the delivery outbox, per-portal crawl locks and the daemon's heartbeat.
+
+    subscriptions  who wants which events; ``token`` is the random unsubscribe secret;
+                   events with id <= ``start_event_id`` are never delivered ("starts from
+                   now"), ``seen_event_id`` is how far events were matched into the outbox
+    deliveries     the outbox: one row per (event, subscription); ``key`` names the batch
+                   (digest) it was sent in, and ``message_id`` is derived from that key
+    locks          one row per portal being crawled (and ``~outbox`` during a round)
+    daemon         one row per daemon: pid, heartbeat, each portal's next run (JSON)
+    """
+    db.executescript(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY, email TEXT NOT NULL, token TEXT NOT NULL UNIQUE,
+            region TEXT, issuer TEXT, year INTEGER, kinds TEXT NOT NULL DEFAULT '[]',
+            keyword TEXT, digest TEXT NOT NULL DEFAULT 'daily', active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL, unsubscribed_at TEXT,
+            start_event_id INTEGER NOT NULL DEFAULT 0, seen_event_id INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, subscription_id INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, next_attempt_at TEXT, last_attempt_at TEXT, sent_at TEXT,
+            last_error TEXT, key TEXT, message_id TEXT,
+            UNIQUE (event_id, subscription_id)
+        );
+        CREATE INDEX deliveries_status ON deliveries(status, subscription_id);
+        CREATE INDEX deliveries_key ON deliveries(key);
+        CREATE TABLE locks (
+            portal_id TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,
+            host TEXT, acquired_at TEXT NOT NULL
+        );
+        CREATE TABLE daemon (
+            pid INTEGER PRIMARY KEY, host TEXT, started_at TEXT NOT NULL, heartbeat_at TEXT,
+            stopped_at TEXT, status TEXT, next_runs TEXT NOT NULL DEFAULT '{}'
+        );
+        """
+    )

@@ -22,8 +22,10 @@ from sqlite_utils import Database
 from crawler.items import FetchProblem, ListingItem, PageItem
 from monitor.models import Event
 from monitor.schema import migrations
+from monitor.store_alerts import AlertQueries
 
-COUNTERS = ("listings_ok", "listings_failed", "pages", "unchanged", "reports", "not_reports", "problems")
+COUNTERS = ("listings_ok", "listings_failed", "pages", "unchanged", "reports", "not_reports", "problems", "gone")
+GONE_KINDS = ("not_found", "soft404")  # the page is gone: evidence for removal, not a portal failure
 
 
 def now_iso() -> str:
@@ -35,7 +37,7 @@ class StoreError(RuntimeError):
     """The database cannot be opened or is not a nianbao database."""
 
 
-class Store:
+class Store(AlertQueries):
     """A nianbao database. Open it, use it, ``close()`` it (or use ``with``)."""
 
     def __init__(self, path: Path | str):
@@ -112,9 +114,14 @@ class Store:
         return rows[0] if rows else None
 
     def portal_runs(self, run_id: int) -> list[dict]:
-        return list(self.db.query(
-            "SELECT pr.*, p.name FROM portal_runs pr LEFT JOIN portals p ON p.id = pr.portal_id "
-            "WHERE run_id = ? ORDER BY portal_id", [run_id]))
+        rows = list(self.db.query(
+            "SELECT pr.*, p.name, (SELECT COUNT(DISTINCT pg.report_id) FROM pages pg WHERE pg.last_ok_run = pr.run_id "
+            "AND pg.portal_id = pr.portal_id AND pg.report_id IS NOT NULL) AS reports_seen "
+            "FROM portal_runs pr LEFT JOIN portals p ON p.id = pr.portal_id WHERE run_id = ? ORDER BY portal_id",
+            [run_id]))
+        for row in rows:  # "reports": distinct reports seen; "report_pages": pages that were reports
+            row["report_pages"], row["reports"] = row["reports"], row.pop("reports_seen")
+        return rows
 
     def problems(self, run_id: int) -> list[dict]:
         return list(self.db.query("SELECT * FROM problems WHERE run_id = ? ORDER BY id", [run_id]))
@@ -170,7 +177,7 @@ class Store:
         if item.is_listing:
             self._count(run_id, item.portal_id, "listings_failed")
         else:
-            self._count(run_id, item.portal_id, "problems")
+            self._count(run_id, item.portal_id, "gone" if item.kind in GONE_KINDS else "problems")
         self.db.execute(
             "UPDATE pages SET last_status = ?, last_fetched_at = ?, last_run_id = ? WHERE url = ?",
             [item.status, now_iso(), run_id, item.url],
@@ -181,6 +188,7 @@ class Store:
         base = {
             "url": item.url, "portal_id": item.portal_id, "last_status": item.status,
             "last_fetched_at": item.fetched_at, "last_ok_at": item.fetched_at, "last_run_id": run_id,
+            "last_ok_run": run_id,
         }
         if item.headers.get("etag"):
             base["etag"] = item.headers["etag"]
@@ -293,11 +301,45 @@ class Store:
         and skipping unchanged bodies). Only URLs whose last good fetch is known."""
         marks = ", ".join("?" * len(portal_ids))
         rows = self.db.query(
-            f"SELECT url, etag, last_modified, raw_sha, body_fp FROM pages "
-            f"WHERE portal_id IN ({marks}) AND last_ok_at IS NOT NULL AND text_sha IS NOT NULL",
+            f"SELECT p.url, p.portal_id, p.etag, p.last_modified, p.raw_sha, p.body_fp, "
+            f"(r.id IS NOT NULL) AS revisit FROM pages p "
+            f"LEFT JOIN reports r ON r.url = p.url AND r.status = 'active' "
+            f"WHERE p.portal_id IN ({marks}) AND p.last_ok_at IS NOT NULL AND p.text_sha IS NOT NULL",
             portal_ids,
         )
         return {r.pop("url"): r for r in rows}
+
+    # ---- what the differ needs after a crawl ---------------------------------
+
+    def page(self, url: str) -> dict | None:
+        return self._page(url)
+
+    def gone_urls(self, run_id: int) -> set[str]:
+        """URLs found gone (404/410/soft 404) in this run."""
+        marks = ", ".join("?" * len(GONE_KINDS))
+        rows = self.db.query(
+            f"SELECT url FROM problems WHERE run_id = ? AND kind IN ({marks})", [run_id, *GONE_KINDS])
+        return {r["url"] for r in rows}
+
+    def portal_reports(self, portal_id: str, status: str = "active") -> list[dict]:
+        return list(self.db.query(
+            "SELECT * FROM reports WHERE portal_id = ? AND status = ? ORDER BY id", [portal_id, status]))
+
+    def seen_urls(self, report_id: int, run_id: int) -> list[str]:
+        """The URLs at which a report was fetched successfully in this run."""
+        return [r["url"] for r in self.db.query(
+            "SELECT url FROM pages WHERE report_id = ? AND last_ok_run = ? "
+            "ORDER BY (last_listed_run = ?) DESC, url", [report_id, run_id, run_id])]
+
+    def set_report(self, report_id: int, **fields: object) -> None:
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE reports SET {cols} WHERE id = ?", [*fields.values(), report_id])
+
+    def merge_report(self, src: int, dst: int) -> None:
+        """Fold report ``src`` (just created) into ``dst``: its versions, URLs and pages."""
+        for table in ("versions", "report_urls", "pages"):
+            self.db.execute(f"UPDATE {table} SET report_id = ? WHERE report_id = ?", [dst, src])
+        self.db.execute("DELETE FROM reports WHERE id = ?", [src])
 
     # ---- versions, reports, events ------------------------------------------
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
-from monitor import differ
+from monitor import detect
 from monitor.store import Store, StoreError
 
 PORTAL = {"id": "qidong", "name": "启东市人民政府", "region": "江苏省南通市", "start_urls": ["http://x/"]}
@@ -35,7 +35,7 @@ def run(store: Store, *items) -> list:
     run_id = store.begin_run([PORTAL])
     for item in items:
         store.ingest(item, run_id)
-    return differ.detect(store, run_id)
+    return detect.detect(store, run_id)
 
 
 def test_new_then_same_then_edited(store):
