@@ -16,6 +16,7 @@ from crawler.seeds import SeedError, load_seeds
 from monitor import __version__, cycle
 from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, open_store, parse_settings
 from monitor.config import Config
+from monitor.locks import portal_locks
 from monitor.textout import Progress, crawl_summary, event_detail, event_line, report_table
 
 
@@ -53,12 +54,16 @@ def run_crawl(db: Path, seed_paths, portals, settings: dict, quiet: bool,
         seeds = load_seeds(list(seed_paths), only=list(portals) or None)
     except SeedError as exc:
         raise BadInput(str(exc)) from None
-    open_store(db).close()
-    progress = Progress(enabled=False if quiet else None)
-    try:
-        return cycle.crawl(Config(db=db, settings=settings), seeds, trigger=trigger, on_progress=progress)
-    finally:
-        progress.close()
+    with open_store(db) as store, portal_locks(store, seeds, owner=trigger) as held:  # shared with the daemon
+        if held.skipped:
+            click.echo(f"nianbao: {held.message()}", err=True)
+        if not held.seeds:
+            raise JobFailed(f"nothing crawled: {held.message()}")
+        progress = Progress(enabled=False if quiet else None)
+        try:
+            return cycle.crawl(Config(db=db, settings=settings), held.seeds, trigger=trigger, on_progress=progress)
+        finally:
+            progress.close()
 
 
 @cli.command()
@@ -179,3 +184,6 @@ def demo(out) -> None:
 
 def main() -> None:  # pragma: no cover
     cli()
+
+from monitor.cli_alerts import register as _register_alerts  # noqa: E402
+_register_alerts(cli)

@@ -1,0 +1,262 @@
+"""The alert and daemon commands of ``nianbao``: daemon, status, subscribe, unsubscribe,
+subscribers, feed, deliver. ``register(cli)`` adds them to the click group in ``monitor.cli``.
+
+A thin layer: may import monitor.cliutil, monitor.scheduler, monitor.outbox, monitor.status,
+monitor.store, monitor.config, monitor.models, crawler.seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from crawler.seeds import SeedError, load_seeds
+from monitor import outbox
+from monitor.alerts import EmailChannel
+from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, open_store, parse_settings
+from monitor.config import SmtpConfig
+from monitor.models import EventKind, Subscription
+from monitor.status import status as status_doc
+from monitor.status import status_text
+
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+KINDS = [k.value for k in EventKind]
+SUB_FIELDS = ("id", "email", "region", "issuer", "year", "kinds", "keyword", "digest", "active",
+              "created_at", "start_event_id", "token", "pending", "sending", "sent", "failed")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record), "level": record.levelname,
+                           "logger": record.name, "message": record.getMessage()}, ensure_ascii=False)
+
+
+def setup_logging(level: str, as_json: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if as_json else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
+    if level != "debug":  # "Running job ..." every few seconds says nothing our own lines do not
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+
+
+def duration(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> float | None:
+    """A click callback: ``30s`` / ``10m`` / ``1h`` → seconds."""
+    from monitor.scheduler import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def http_address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
+    """``HOST:PORT`` or ``PORT`` (loopback) → (host, port)."""
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT or PORT")
+    return (host or "127.0.0.1").strip("[]"), int(port)
+
+
+def sub_json(row: dict) -> dict:
+    data = {k: row.get(k) for k in SUB_FIELDS if k in row}
+    data["kinds"] = json.loads(row["kinds"]) if isinstance(row.get("kinds"), str) else row.get("kinds")
+    data["active"] = bool(row.get("active", 1))
+    return data
+
+
+def register(cli: click.Group) -> None:
+    """Add the alert and daemon commands to ``cli``."""
+    for command in (daemon, status, subscribe, unsubscribe, subscribers, feed, deliver):
+        cli.add_command(command)
+
+
+@click.command()
+@click.option("--seeds", "seed_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Seed file or directory (repeatable). Default: seeds/.")
+@click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
+@click.option("--every", callback=duration, metavar="DURATION",
+              help="Crawl every portal at this fixed cadence (30s, 10m, 1h) instead of its schedule.")
+@click.option("--http", callback=http_address, metavar="HOST:PORT",
+              help="Serve /feed.atom and /feeds/<id>.atom (a bare PORT binds 127.0.0.1).")
+@click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.")
+@click.option("--retry-max", default="5m", show_default=True, callback=duration, envvar="NIANBAO_RETRY_MAX",
+              metavar="DURATION", help="Longest back-off between delivery retries.")
+@click.option("--crawl-timeout", default="2h", show_default=True, callback=duration, metavar="DURATION",
+              help="A crawl running longer is stopped and recorded as failed.")
+@click.option("--stop-timeout", default="60s", show_default=True, callback=duration, metavar="DURATION",
+              help="On SIGTERM, how long a running crawl may take to finish.")
+@click.option("--deliver-every", default="1m", show_default=True, callback=duration, metavar="DURATION",
+              help="How often the delivery job runs (it also runs after each crawl with events).")
+@click.option("--feeds", "feed_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for feed files. Default: feeds/ next to the database.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@db_option
+@json_option
+def daemon(seed_paths, portals, every, http, settings, retry_max, crawl_timeout, stop_timeout,
+           deliver_every, feed_dir, log_level, db, as_json) -> None:
+    """Crawl on schedule and deliver alerts until stopped (SIGTERM/SIGINT); --json logs JSON lines."""
+    from monitor.scheduler import DaemonOptions, run_daemon
+
+    try:
+        seeds = load_seeds(list(seed_paths or (Path("seeds"),)), only=list(portals) or None)
+    except SeedError as exc:
+        raise BadInput(str(exc)) from None
+    open_store(db).close()
+    setup_logging(log_level, as_json)
+    opts = DaemonOptions(db=db, seeds=seeds, every=every, settings=parse_settings(settings), http=http,
+                         retry_max=retry_max, crawl_timeout=crawl_timeout, stop_timeout=stop_timeout,
+                         deliver_every=deliver_every, feed_dir=feed_dir)
+    sys.exit(run_daemon(opts))
+
+
+@click.command()
+@db_option
+@json_option
+def status(db, as_json) -> None:
+    """Show the daemon, the outbox, and each portal's last run, next run and health."""
+    with open_store(db) as store:
+        doc = status_doc(store)
+    if as_json:
+        echo_json(doc)
+    else:
+        click.echo(status_text(doc))
+
+
+@click.command()
+@click.argument("email")
+@click.option("--region", help="Only events whose region contains this (e.g. 江苏).")
+@click.option("--issuer", help="Only events whose issuer contains this text.")
+@click.option("--year", type=int, help="Only reports for this year.")
+@click.option("--kind", "kinds", metavar="KIND[,KIND]", help=f"Only these kinds: {', '.join(KINDS)}.")
+@click.option("--keyword", help="Only events whose title, issuer or diff contains this text.")
+@click.option("--digest", type=click.Choice(["daily", "immediate"]), default="daily", show_default=True,
+              help="daily: one digest per delivery round; immediate: one mail per event.")
+@click.option("--backfill", is_flag=True, help="Also deliver the events already recorded.")
+@db_option
+@json_option
+def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db, as_json) -> None:
+    """Subscribe EMAIL to the events that match every given filter (from now on)."""
+    if not EMAIL.match(email):
+        raise BadInput(f"{email!r} is not an email address")
+    kind_list = [k.strip() for k in (kinds or "").split(",") if k.strip()]
+    unknown = sorted(set(kind_list) - set(KINDS))
+    if unknown:
+        raise BadInput(f"--kind: unknown kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    sub = Subscription(email, region=region, issuer=issuer, year=year, kinds=kind_list,
+                       keyword=keyword, digest=digest)
+    with open_store(db) as store:
+        created = store.add_subscription(sub, backfill=backfill)
+        (row,) = [r for r in store.subscription_rows() if r["id"] == created.id]
+    if as_json:
+        echo_json(sub_json(row))
+        return
+    start = "all recorded events" if backfill else f"events after #{row['start_event_id']}"
+    click.echo(f"Subscription {row['id']} for {email} ({digest}); delivers {start}.")
+    click.echo(f"Unsubscribe with: nianbao unsubscribe {row['token']}")
+
+
+@click.command()
+@click.argument("ref")
+@db_option
+@json_option
+def unsubscribe(ref, db, as_json) -> None:
+    """End subscriptions: REF is a subscription id, its token, or an email (all of its subscriptions)."""
+    with open_store(db) as store:
+        rows = store.find_subscriptions(ref)
+        if not rows:
+            raise BadInput(f"no active subscription {ref!r} in {db}")
+        store.deactivate_subscriptions([r["id"] for r in rows])
+    if as_json:
+        echo_json({"unsubscribed": [r["id"] for r in rows]})
+    else:
+        for r in rows:
+            click.echo(f"Unsubscribed {r['id']} ({r['email']}).")
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include ended subscriptions.")
+@db_option
+@json_option
+def subscribers(show_all, db, as_json) -> None:
+    """List subscriptions with their filters and delivery counts."""
+    with open_store(db) as store:
+        rows = [sub_json(r) for r in store.subscription_rows(active_only=not show_all)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No subscriptions.")
+    for r in rows:
+        filters = ", ".join(f"{k}={r[k]}" for k in ("region", "issuer", "year", "keyword") if r[k])
+        if r["kinds"]:
+            filters = ", ".join(filter(None, [filters, "kind=" + ",".join(r["kinds"])]))
+        click.echo(f"{r['id']:>4}  {r['email']:<30} {r['digest']:<9} {'' if r['active'] else '(ended) '}"
+                   f"{filters or 'all events'}; sent {r['sent']}, pending {r['pending'] + r['sending']}, "
+                   f"failed {r['failed']}")
+
+
+@click.command()
+@click.option("--subscription", "sub_id", type=int, help="Only this subscription's events.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(["atom", "rss"]), default="atom", show_default=True)
+@click.option("--link", default="https://github.com/nianbao/nianbao/", show_default=True,
+              help="The page the feed is about.")
+@db_option
+@json_option
+def feed(sub_id, out, fmt, link, db, as_json) -> None:
+    """Write an Atom or RSS feed of the latest events (of everything, or of one subscription)."""
+    with open_store(db) as store:
+        sub = None
+        if sub_id is not None:
+            sub = store.subscription(sub_id)
+            if sub is None:
+                raise BadInput(f"no subscription {sub_id} in {db}")
+        opts = outbox.FeedOptions(out.parent, link=link, fmt=fmt)
+        entries = len(outbox.feed_events(store, sub))
+        outbox.write_one_feed(store, opts, sub, out)
+    if as_json:
+        echo_json({"path": str(out), "format": fmt, "entries": entries, "subscription": sub_id})
+    else:
+        click.echo(f"Wrote {fmt} feed with {entries} entries to {out}")
+
+
+@click.command()
+@click.option("--retry-failed", is_flag=True, help="First requeue deliveries that failed for good.")
+@click.option("--retry-max", default="5m", show_default=True, callback=duration, envvar="NIANBAO_RETRY_MAX",
+              metavar="DURATION", help="Longest back-off between retries.")
+@click.option("--feeds", "feed_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also rewrite the feeds in this folder.")
+@db_option
+@json_option
+def deliver(retry_failed, retry_max, feed_dir, db, as_json) -> None:
+    """Run one delivery round now: queue matching events, send due mails, record the outcome."""
+    setup_logging("warning")
+    with open_store(db) as store:
+        requeued = store.retry_failed() if retry_failed else 0
+        feeds = outbox.FeedOptions(feed_dir, link="https://github.com/nianbao/nianbao/") if feed_dir else None
+        summary = outbox.deliver_round(store, EmailChannel(SmtpConfig.from_env()), retry_max=retry_max,
+                                       feeds=feeds, owner="cli")
+    if as_json:
+        echo_json({**summary.to_json(), "requeued": requeued})
+    else:
+        click.echo(f"Queued {summary.enqueued}; sent {summary.mails_sent} mails ({summary.deliveries_sent} "
+                   f"events); {summary.retrying} waiting for retry; {summary.failed} failed"
+                   + (f"; skipped: another round is running ({summary.skipped})" if summary.skipped else ""))
+        for err in summary.errors:
+            click.echo(f"  {err}", err=True)
+    if summary.retrying or summary.failed or summary.skipped:
+        raise JobFailed("some deliveries did not go out (they stay queued)")

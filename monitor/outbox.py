@@ -1,0 +1,240 @@
+"""The transactional outbox: match events to subscriptions, send each (event, subscription)
+exactly once, and keep the feeds current.
+
+How a round works (``deliver_round``):
+1. ``enqueue_new`` matches every event newer than a subscription's ``seen_event_id`` and
+   inserts one ``deliveries`` row per match (UNIQUE(event_id, subscription_id)).
+2. Per subscription, batches left in ``sending`` (a crash, or a retryable failure whose
+   back-off has passed) are resent with the SAME key, hence the same Message-ID.
+3. Pending rows then form new batches: one digest per subscription and round (at most
+   ``MAX_DIGEST`` events per mail), or one mail per event for ``immediate``. A batch is
+   claimed (status ``sending``, key, Message-ID) in the database BEFORE it is sent.
+4. Sent → ``sent``. Retryable failure → back off (exponential, capped by ``retry_max``)
+   and the batch waits, unchanged. Permanent failure → ``failed`` (kept; ``nianbao
+   deliver --retry-failed`` requeues). Nothing is dropped.
+
+May import: monitor.alerts, monitor.locks, monitor.models, monitor.store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from pathlib import Path
+
+from monitor import alerts
+from monitor.alerts.feed import TAG_PREFIX, write_feed
+from monitor.locks import OUTBOX_LOCK, describe, named_lock
+from monitor.models import Event, Subscription
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_DIGEST = 200
+RETRY_BASE = 5.0
+RETRY_MAX = 300.0
+FEED_WINDOW = 100
+HintFn = Callable[[Subscription], str]
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def backoff(attempts: int, cap: float = RETRY_MAX, base: float = RETRY_BASE) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt.
+
+    >>> [backoff(n, cap=60) for n in (1, 2, 3, 4, 5)]
+    [5.0, 10.0, 20.0, 40.0, 60]
+    """
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def cli_hint(sub: Subscription) -> str:
+    """The default unsubscribe line: the command to run."""
+    return f"nianbao unsubscribe {sub.token}"
+
+
+@dataclass
+class FeedOptions:
+    """Where feeds go: ``<directory>/feed.atom`` (all events) and ``<directory>/<id>.atom``."""
+
+    directory: Path
+    link: str
+    base_url: str | None = None
+    fmt: str = "atom"
+
+
+@dataclass
+class RoundSummary:
+    """What one delivery round did (``--json`` shape: ``to_json()``)."""
+
+    enqueued: int = 0
+    mails_sent: int = 0
+    deliveries_sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: str = ""
+    feeds_written: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def enqueue_new(store: Store) -> tuple[int, set[int]]:
+    """Insert outbox rows for events not yet matched; returns (rows added, subscription ids)."""
+    subs = store.active_subscriptions()
+    if not subs:
+        return 0, set()
+    events = store.events_after(min(mark for _, mark in subs))
+    if not events:
+        return 0, set()
+    pairs: list[tuple[int, int]] = []
+    seen: dict[int, int] = {}
+    for sub, mark in subs:
+        pairs.extend((e.id, sub.id) for e in events if e.id > mark and sub.matches(e))
+        seen[sub.id] = events[-1].id
+    added = store.enqueue_deliveries(pairs, seen)
+    if added:
+        logger.info("Queued %d deliveries for %d events", added, len(events))
+    return added, {s for _, s in pairs}
+
+
+class _Round:
+    """One pass over the outbox; holds what every batch needs."""
+
+    def __init__(self, store: Store, channel: alerts.EmailChannel, now: datetime,
+                 retry_max: float, hint: HintFn) -> None:
+        self.store, self.channel, self.now = store, channel, now
+        self.retry_max, self.hint = retry_max, hint
+        self.summary = RoundSummary()
+        self.server_down = False
+
+    def run(self) -> None:
+        rows = self.store.outbox_rows(["pending", "sending"])
+        for sub_id, group in groupby(rows, key=lambda r: r["subscription_id"]):
+            if self.server_down:
+                break
+            sub = self.store.subscription(sub_id)
+            if sub is not None:
+                self.subscription(sub, list(group))
+
+    def subscription(self, sub: Subscription, rows: list[dict]) -> None:
+        """Resend outstanding batches (in order), then batch what is pending."""
+        outstanding = [r for r in rows if r["status"] == "sending"]
+        for key, batch in groupby(outstanding, key=lambda r: r["key"]):
+            batch = list(batch)
+            if batch[0]["next_attempt_at"] and batch[0]["next_attempt_at"] > iso(self.now):
+                return  # backing off: later events wait behind this batch
+            self.store.retry_attempt(key, iso(self.now))
+            if not self.send(sub, key, batch, batch[0]["attempts"] + 1):
+                return
+        pending = [r for r in rows if r["status"] == "pending"]
+        size = 1 if sub.digest == "immediate" else MAX_DIGEST
+        for start in range(0, len(pending), size):
+            batch = pending[start:start + size]
+            key = f"outbox-{batch[0]['id']}"
+            message_id = alerts.message_id_for(key, self.channel.smtp.sender)
+            self.store.claim_batch([r["id"] for r in batch], key, message_id, iso(self.now))
+            if not self.send(sub, key, batch, batch[0]["attempts"] + 1):
+                return
+
+    def send(self, sub: Subscription, key: str, rows: list[dict], attempts: int) -> bool:
+        """Send one claimed batch and record the outcome; True when it was accepted."""
+        by_id = self.store.events_by_id([r["event_id"] for r in rows])
+        events = [by_id[r["event_id"]] for r in rows if r["event_id"] in by_id]
+        result = alerts.deliver(self.channel, sub, events, key=key, unsubscribe_hint=self.hint(sub))
+        if result.ok:
+            self.store.mark_sent(key, iso(datetime.now(UTC)))
+            self.summary.mails_sent += 1
+            self.summary.deliveries_sent += len(rows)
+            return True
+        self.summary.errors.append(f"{key}: {result.detail}")
+        if not result.retryable:
+            self.store.mark_failed(key, result.detail)
+            self.summary.failed += len(rows)
+            logger.error("Delivery %s to subscription %s failed for good: %s", key, sub.id, result.detail)
+            return True  # this batch is settled; later ones may still go
+        delay = backoff(attempts, self.retry_max)
+        self.store.mark_retry(key, result.detail, iso(self.now + timedelta(seconds=delay)))
+        self.summary.retrying += len(rows)
+        self.server_down = "recipients refused" not in result.detail
+        logger.warning("Delivery %s to subscription %s will be retried in %.0f s", key, sub.id, delay)
+        return False
+
+
+def deliver_round(store: Store, channel: alerts.EmailChannel, now: datetime | None = None, *,
+                  retry_max: float = RETRY_MAX, hint: HintFn = cli_hint,
+                  feeds: FeedOptions | None = None, owner: str = "deliver") -> RoundSummary:
+    """Run one delivery round (see the module docstring) and rewrite the feeds.
+
+    Args:
+        now: the round's clock (UTC); back-offs are due when ``next_attempt_at <= now``.
+        retry_max: the cap of the exponential back-off, in seconds.
+        hint: the unsubscribe line for a subscription (a command, or a link).
+        feeds: where to write feeds after the round (None: no feeds).
+    """
+    now = now or datetime.now(UTC)
+    with named_lock(store, OUTBOX_LOCK, owner) as holder:
+        if holder is not None:
+            logger.info("Delivery round skipped: another round is running (%s)", describe(holder))
+            return RoundSummary(skipped=describe(holder))
+        enqueued, touched = enqueue_new(store)
+        job = _Round(store, channel, now, retry_max, hint)
+        job.run()
+        job.summary.enqueued = enqueued
+        if feeds is not None:
+            job.summary.feeds_written = write_feeds(store, feeds, touched)
+    s = job.summary
+    if s.mails_sent or s.retrying or s.failed:
+        logger.info("Delivery round: %d mails (%d events) sent, %d waiting for retry, %d failed",
+                    s.mails_sent, s.deliveries_sent, s.retrying, s.failed)
+    return s
+
+
+def feed_events(store: Store, sub: Subscription | None, window: int = FEED_WINDOW,
+                recent: list[Event] | None = None) -> list[Event]:
+    """The latest events for a feed: everything, or what ``sub`` matches among the recent ones.
+
+    Args:
+        recent: the newest ``window * 5`` events, when the caller already loaded them.
+    """
+    recent = recent if recent is not None else store.latest_events(window * 5)
+    if sub is None:
+        return recent[:window]
+    return [e for e in recent if sub.matches(e)][:window]
+
+
+def write_one_feed(store: Store, opts: FeedOptions, sub: Subscription | None, out: Path,
+                   recent: list[Event] | None = None) -> Path:
+    """Write the feed of everything (``sub`` None) or of one subscription to ``out``."""
+    name = "feed" if sub is None else f"subscription/{sub.id}"
+    self_url = None
+    if opts.base_url:
+        self_url = opts.base_url + ("/feed.atom" if sub is None else f"/feeds/{sub.id}.atom")
+    title = "年报监测" if sub is None else f"年报监测 · 订阅 {sub.id}"
+    return write_feed(out, feed_events(store, sub, recent=recent), feed_id=f"{TAG_PREFIX}{name}",
+                      title=title, link=opts.link, self_url=self_url, fmt=opts.fmt)
+
+
+def write_feeds(store: Store, opts: FeedOptions, touched: set[int] | None = None) -> int:
+    """Rewrite ``feed.atom`` and each subscription's feed that got events (or has none yet).
+
+    Feeds of subscriptions that ended are removed. Returns how many files were written.
+    """
+    ext = "atom" if opts.fmt == "atom" else "rss"
+    recent = store.latest_events(FEED_WINDOW * 5)
+    write_one_feed(store, opts, None, opts.directory / f"feed.{ext}", recent)
+    written = 1
+    for row in store.subscription_rows(active_only=False):
+        path = opts.directory / f"{row['id']}.{ext}"
+        if not row["active"]:
+            path.unlink(missing_ok=True)
+        elif touched is None or row["id"] in touched or not path.exists():
+            write_one_feed(store, opts, store.subscription(row["id"]), path, recent)
+            written += 1
+    return written
