@@ -160,7 +160,11 @@ def classify_report(title: str, text: str) -> tuple[bool, str]:
             False,
             f"title is a notice or plan ({word}), not an annual report; body has {n}/6 standard sections",
         )
-    listed = sum(1 for line in _clean(text).splitlines()[:200] if is_report_title(line))
+    own = _clean(t)
+    listed = sum(  # other reports' titles, as a list page shows them (prose lines don't count)
+        1 for line in _clean(text).splitlines()[:200]
+        if len(line) <= 60 and line != own and is_report_title(line)
+    )
     if listed >= 3 and n < 2:
         return False, f"body lists {listed} report titles: a list page, not a report"
     if is_report_title(t):
