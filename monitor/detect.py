@@ -17,8 +17,8 @@ May import: monitor.store, monitor.differ, monitor.models.
 from __future__ import annotations
 
 from monitor.differ import diff_text, similarity
-from monitor.models import Event, EventKind
-from monitor.store import Store, now_iso
+from monitor.models import Event, EventKind, now_iso
+from monitor.store import Store
 
 MOVE_SIMILARITY = 0.85
 
@@ -38,9 +38,7 @@ def _record(store: Store, events: list[Event], event: Event) -> None:
 
 def _moved_from(store: Store, report: dict, text: str, run_id: int) -> dict | None:
     """The known report this newly created one is a move of, if any."""
-    for old in store.portal_reports(report["portal_id"]):
-        if old["id"] == report["id"] or old["year"] != report["year"] or old["issuer"] != report["issuer"]:
-            continue
+    for old in store.move_candidates(report):
         page = store.page(old["url"])
         if page and page.get("last_ok_run") == run_id:
             continue  # the old address still answers: a different report

@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(self.feed_dir / name)
         unsub = UNSUB_PATH.match(path)
         if unsub:
-            form = (f'<form method="post"><button>退订 / Unsubscribe</button></form>')
+            form = ('<form method="post"><button>退订 / Unsubscribe</button></form>')
             return self._html(200, f"<p>确认退订年报监测邮件？</p>{form}")
         self._html(404, "not found")
 
