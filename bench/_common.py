@@ -1,69 +1,92 @@
-"""Helpers shared by the bench scripts: process-tree RSS sampling and CPU accounting."""
+"""Helpers shared by the bench scripts: memory and CPU of the crawl's process tree.
+
+A crawl runs in a child process with extraction workers below it (through a
+forkserver), so ``getrusage(RUSAGE_CHILDREN)`` misses the workers' CPU. The sampler
+reads /proc for every descendant instead: CPU seconds (the last value seen per pid),
+and the peak of summed RSS and PSS (PSS shares copy-on-write pages fairly between the
+forked workers; RSS counts them once per process).
+"""
 
 from __future__ import annotations
 
 import os
-import resource
 import threading
 import time
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants (from /proc)."""
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def descendants(root: int) -> list[int]:
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(stat[1])
-            rss[int(entry.name)] = int(stat[21]) * PAGE
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0, [root]
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat:
+                parents[int(entry.name)] = int(stat[1])
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+        children = [c for c, p in parents.items() if p == pid]
+        found.extend(children)
+        todo.extend(children)
+    return found
 
 
-class RssSampler:
-    """Peak RSS of this process's descendants (the crawl process and its workers)."""
+def pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class TreeSampler:
+    """Samples this process's descendants while a crawl runs."""
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
-        self.peak = 0
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        rss = pss_total = 0
+        for pid in descendants(os.getpid()):
+            stat = _stat(pid)
+            if not stat:
+                continue
+            self.cpu[pid] = (int(stat[11]) + int(stat[12])) / TICK
+            rss += int(stat[21]) * PAGE
+            pss_total += pss(pid)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss_total)
+
     def _run(self) -> None:
-        me = os.getpid()
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(me) - tree_rss_self(me))
+            self._sample()
             time.sleep(self.interval)
 
-    def __enter__(self) -> RssSampler:
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def tree_rss_self(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[21]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of all waited-for descendants so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import RssSampler, children_cpu  # noqa: E402
+from bench._common import TreeSampler  # noqa: E402
 from crawler.seeds import load_seeds  # noqa: E402
 from monitor import cycle  # noqa: E402
 from monitor.config import Config  # noqa: E402
@@ -26,22 +26,26 @@ from monitor.mirror import MirrorServer  # noqa: E402
 
 
 def one_pass(config: Config, seeds, label: str, pages: int) -> dict:
-    cpu0, t0 = children_cpu(), time.monotonic()
-    with RssSampler() as rss:
+    t0 = time.monotonic()
+    with TreeSampler() as tree:
         result = cycle.crawl(config, seeds, trigger="bench")
     wall = time.monotonic() - t0
-    cpu = children_cpu() - cpu0
+    cpu = tree.cpu_seconds
     counts = result.counts()
     row = {
         "pass": label, "wall_s": wall, "reports": counts["reports_found"], "pages_per_s": pages / wall,
-        "cpu_ms_per_page": 1000 * cpu / pages, "peak_rss_mb": rss.peak / 2**20,
+        "cpu_ms_per_page": 1000 * cpu / pages, "peak_rss_mb": tree.peak_rss / 2**20,
+        "peak_pss_mb": tree.peak_pss / 2**20,
         "new": counts["new"], "edited": counts["edited"], "errors": counts["errors"],
         "extracted": result.stats.get("extracted", 0), "status": result.status,
     }
     print(f"{label:<10} {wall:7.2f} s  {row['pages_per_s']:7.1f} report pages/s  "
-          f"{row['cpu_ms_per_page']:6.1f} CPU ms/page  peak RSS {row['peak_rss_mb']:6.0f} MB  "
+          f"{row['cpu_ms_per_page']:6.1f} CPU ms/page  peak RSS {row['peak_rss_mb']:4.0f} MB "
+          f"(PSS {row['peak_pss_mb']:4.0f} MB)  "
           f"reports {row['reports']}  extracted {row['extracted']}  new {row['new']}  "
-          f"edited {row['edited']}  errors {row['errors']}  [{row['status']}]", flush=True)
+          f"edited {row['edited']}  errors {row['errors']}  [{row['status']}]  "
+          f"(crawl process {result.stats.get('elapsed', 0):.1f} s, detect {result.stats.get('detect_seconds', 0):.2f} s)",
+          flush=True)
     return row
 
 
@@ -67,7 +71,8 @@ def main() -> None:
             second = one_pass(config, seeds, "unchanged", args.pages)
             print(f"unchanged pass is {first['wall_s'] / second['wall_s']:.1f}x faster than the first "
                   f"(goal ≥ 3x); first pass {first['pages_per_s']:.1f} pages/s (goal ≥ 45); "
-                  f"peak RSS {max(first['peak_rss_mb'], second['peak_rss_mb']):.0f} MB (goal < 400)")
+                  f"peak RSS {max(first['peak_rss_mb'], second['peak_rss_mb']):.0f} MB, PSS "
+                  f"{max(first['peak_pss_mb'], second['peak_pss_mb']):.0f} MB (goal < 400)")
     finally:
         mirror.stop()
 

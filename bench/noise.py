@@ -61,7 +61,7 @@ def remove_paragraph(page: str) -> str:
 
 
 def add_row(page: str) -> str:
-    m = ROW.search(page)
+    m = ROW.search(page, page.index('<div id="zoom">'))  # a row of the report's own table
     row = m.group(0)[: -len("</table>")]
     new_row = re.sub(r">(\d+)<", lambda d: f">{int(d.group(1)) + 7}<", row)
     return page[: m.start()] + row + new_row + "</table>" + page[m.end():]
@@ -133,7 +133,7 @@ def main() -> None:
             f'start_urls = ["{base}/bench/list/index.html"]\nallow = ["{base}/bench/"]\n', encoding="utf-8")
         seeds = load_seeds([seeds_file])
         config = Config(db=Path(tmp) / "noise.db", settings={
-            "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "CONCURRENT_ITEMS": 8,
             "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100, "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50})
         print(f"{args.pages} noisy report pages on {base}; {args.passes} noise-only passes, then {args.edits} edits")
 

@@ -80,7 +80,11 @@ class PageItem:
 
 @dataclass
 class ListingItem:
-    """A list page that was fetched and read (``ok``) or could not be (``not ok``)."""
+    """A list page that was fetched and read (``ok``) or could not be (``not ok``).
+
+    ``adapter`` names the list adapter that read it (``crawler.adapters``); ``anchors``
+    are the link texts of ``report_links``, in the same order.
+    """
 
     portal_id: str
     url: str
@@ -88,6 +92,8 @@ class ListingItem:
     report_links: list[str] = field(default_factory=list)
     status: int = 0
     detail: str = ""
+    adapter: str = ""
+    anchors: list[str] = field(default_factory=list)
 
 
 @dataclass

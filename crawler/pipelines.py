@@ -68,7 +68,7 @@ class ExtractPipeline:
                                 item.listed_on)
         try:
             future = self.pool.submit(workers.extract_job, item.body, item.url, item.content_type,
-                                      item.issuer_hint, prior.get("body_fp"))
+                                      item.issuer_hint, prior.get("body_fp"), item.anchor)
             extracted = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             raise
@@ -84,6 +84,8 @@ class ExtractPipeline:
         if not extracted.problem and extracted.quality == "thin":
             extracted.problem = "thin"
             extracted.reason = f"almost no text ({len(extracted.text)} characters)"
+        if extracted.issuer and item.issuer_hint.startswith(extracted.issuer):
+            extracted.issuer = item.issuer_hint  # "江苏省" in a title is the portal's 江苏省人民政府
         item.extracted = extracted
         return item
 

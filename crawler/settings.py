@@ -10,7 +10,7 @@ NEWSPIDER_MODULE = "crawler.spiders"
 
 # Politeness: robots.txt obeyed, few requests per portal at once, adaptive delay.
 ROBOTSTXT_OBEY = True
-USER_AGENT = "nianbao/0.1 (+https://github.com/nianbao/nianbao; annual-report monitor)"
+USER_AGENT = "nianbao/0.1 (+{contact}; annual-report monitor)"  # {contact} = NIANBAO_CONTACT
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
@@ -38,7 +38,12 @@ DEFAULT_REQUEST_HEADERS = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "crawler.middlewares.PoliteUserAgentMiddleware": 500,
     "crawler.middlewares.ConditionalRequestMiddleware": 560,
+    # Response side runs from high to low: these see an answer before RetryMiddleware (550).
+    "crawler.middlewares.ChallengeMiddleware": 570,
+    "crawler.middlewares.RetryAfterMiddleware": 580,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,
@@ -59,3 +64,8 @@ NIANBAO_HTML_MAXSIZE = 3 * 1024 * 1024  # larger HTML pages are dropped with a r
 NIANBAO_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU
 NIANBAO_PROGRESS = False  # write JSON progress lines to stdout (the CLI renders them)
 NIANBAO_PROGRESS_INTERVAL = 0.5
+NIANBAO_CONTACT = "https://github.com/nianbao/nianbao"  # who to tell when nianbao misbehaves
+NIANBAO_ATTACHMENTS = "thin"  # fetch report pages' attachments: "thin" (cover pages only), "all", "none"
+NIANBAO_LIST_ONLY = False  # read list pages only, fetch no report (``nianbao seeds check``)
+NIANBAO_CHALLENGE_LIMIT = 20  # challenges from one host before its other requests are dropped
+NIANBAO_RETRY_AFTER_MAX = 60  # longest Retry-After (seconds) waited for; longer: no retry this crawl

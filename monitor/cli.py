@@ -70,11 +70,11 @@ def run_crawl(db: Path, seed_paths, portals, settings: dict, quiet: bool,
 @click.argument("target")
 @json_option
 def extract(target, as_json) -> None:
-    """Show what nianbao sees in one saved page (file) or URL."""
-    from crawler.extract import extract_page
+    """Show what nianbao sees in one saved page or report file (HTML, PDF, DOCX) or URL."""
+    from crawler.documents import extract_any
 
     body, url, ctype = fetch_target(target)
-    ex = extract_page(body, url, content_type=ctype)
+    ex = extract_any(body, url, content_type=ctype)
     data = {"url": url, "title": ex.title, "issuer": ex.issuer, "year": ex.year,
             "published": ex.published, "is_report": ex.is_report, "reason": ex.reason,
             "quality": ex.quality, "problem": ex.problem, "text_sha": ex.text_sha,
@@ -187,3 +187,5 @@ def main() -> None:  # pragma: no cover
 
 from monitor.cli_alerts import register as _register_alerts  # noqa: E402
 _register_alerts(cli)
+from monitor.cli_seeds import register as _register_seeds  # noqa: E402
+_register_seeds(cli)

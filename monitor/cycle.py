@@ -168,7 +168,9 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
             store.set_portal_health(run_id, row["portal_id"], status, detail)
             portals.append({**row, "status": status, "detail": detail})
     healthy = {p["portal_id"]: code == 0 and p["status"] == "ok" for p in portals}
+    started = time.monotonic()
     events = detect.detect(store, run_id, healthy, removal_runs)
+    stats["detect_seconds"] = round(time.monotonic() - started, 3)
     if code != 0:
         status = "failed"
         detail = f"crawl process exited with {code}" + (f": {stderr_tail.strip().splitlines()[-1]}"

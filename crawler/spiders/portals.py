@@ -1,74 +1,47 @@
 """PortalSpider: from each seed's start pages, walk column lists and fetch report pages.
 
-List pages: follow pagination (下一页, 尾页, index_N.html, ?page=N) and, from a start
-page, columns whose link text names annual reports (年报 / 年度报告). Report links are
-recognised by their anchor text or title attribute. Everything stays inside the seed's
-domains (and ``allow`` URL prefixes). Yields ``ListingItem``, ``PageItem`` and
-``FetchProblem``.
+Generic list reading (pagers, 年报 columns, report links by anchor text or title) plus
+the portal's list adapter (``crawler.adapters``: seed ``cms`` or detected), which adds
+entries and list requests the HTML alone does not show. Report links may point at files
+(PDF, DOCX…); a cover page's attachments are fetched too. Everything stays inside the
+seed's domains and ``allow`` prefixes. Yields ListingItem, PageItem and FetchProblem.
 
-May import: crawler.heuristics, crawler.items, crawler.seeds.
+May import: crawler.adapters, crawler.documents, crawler.heuristics, crawler.items,
+crawler.middlewares, crawler.seeds, crawler.spiders.fetching.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from parsel import Selector
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import heuristics
+from crawler import adapters, documents, heuristics
 from crawler.items import FetchProblem, ListingItem, PageItem
+from crawler.middlewares import load_fetch_state
 from crawler.seeds import Seed
-
-PAGER_TEXT = re.compile(r"^(下一?页|后页|尾页|末页|下页|>|>>|»|›|\d{1,3})$")
-PAGER_HREF = re.compile(r"(index|list|default)_\d+\.s?html?$|[?&](page|pageNo|pageIndex|p)=\d+", re.I)
-COLUMN_TEXT = re.compile(r"(年报|年度报告)")
-RENDERING_TEXT = re.compile(r"^(繁體|繁体|繁體版|繁体版|big5)$", re.I)
-SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "#", "data:")
-HTML_TYPES = ("text/html", "application/xhtml")
-
-EXCEPTION_KINDS = {
-    "DownloadConnectionRefusedError": "refused",
-    "ConnectionRefusedError": "refused",
-    "CannotResolveHostError": "dns",
-    "DNSLookupError": "dns",
-    "DownloadTimeoutError": "timeout",
-    "TimeoutError": "timeout",
-    "TCPTimedOutError": "timeout",
-    "DownloadCancelledError": "oversize",
-    "ResponseDataLossError": "truncated",
-    "ResponseFailed": "truncated",
-    "ResponseNeverReceived": "refused",
-    "ConnectionLost": "truncated",
-    "IgnoreRequest": "robots",
-}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def status_kind(status: int, body: bytes) -> str:
-    """Name an HTTP error answer: challenge bodies first, then by status code.
-
-    >>> status_kind(404, b""), status_kind(500, b""), status_kind(412, b"<script>$_ts=window['$_ts'];</script>")
-    ('not_found', 'http_error', 'challenge')
-    """
-    found = heuristics.is_challenge_body(body)
-    if found:
-        return found
-    if status in (404, 410):
-        return "not_found"
-    if status in (412, 521, 512):
-        return "challenge"
-    return "http_error"
+from crawler.spiders.fetching import (
+    ARTICLE_HREF,
+    COLUMN_TEXT,
+    PAGER_HREF,
+    PAGER_TEXT,
+    RENDERING_TEXT,
+    SKIP_SCHEMES,
+    canonical_url,
+    content_type,
+    failure_kind,
+    is_html,
+    now_iso,
+    response_text,
+)
 
 
 class PortalSpider(scrapy.Spider):
@@ -82,8 +55,17 @@ class PortalSpider(scrapy.Spider):
         self.allowed_domains = sorted({d for s in self.seeds.values() for d in s.domains})
         self.budget: Counter[str] = Counter()
         self.list_pages: Counter[str] = Counter()
+        self.adapter_names: dict[str, str] = {}
+        self.requested: set[str] = set()
+        self.revisited = False
 
     # ---- scheduling ----------------------------------------------------------
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs) -> PortalSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.revisit_known, signal=signals.spider_idle)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for seed in self.seeds.values():
@@ -91,6 +73,24 @@ class PortalSpider(scrapy.Spider):
                 request = self.listing_request(seed, url, depth=0)
                 if request:
                     yield request
+
+    def revisit_known(self) -> None:
+        """When the lists are done, fetch known reports no list linked (silent edits of
+        unlisted reports, real removals); listed ones were fetched with their anchor."""
+        if self.revisited or self.settings.getbool("NIANBAO_LIST_ONLY"):
+            return
+        self.revisited = True
+        scheduled = 0
+        for url, prior in load_fetch_state(self.settings.get("NIANBAO_FETCH_STATE")).items():
+            seed = self.seeds.get(prior.get("portal_id"))
+            if seed and prior.get("revisit") and url not in self.requested:
+                request = self.report_request(seed, url, None, "")
+                if request:
+                    self.crawler.engine.crawl(request)
+                    scheduled += 1
+        if scheduled:
+            self.logger.info("Revisiting %d known reports no list linked", scheduled)
+            raise DontCloseSpider
 
     def _may_request(self, seed: Seed) -> bool:
         cap = seed.max_pages or self.settings.getint("NIANBAO_MAX_PAGES_PER_PORTAL")
@@ -100,25 +100,35 @@ class PortalSpider(scrapy.Spider):
         self.budget[seed.id] += 1
         return True
 
-    def listing_request(self, seed: Seed, url: str, depth: int) -> scrapy.Request | None:
+    def listing_request(self, seed: Seed, url: str, depth: int, order: adapters.ListRequest | None = None,
+                        adapter: str = "generic") -> scrapy.Request | None:
+        """A list page request; ``order`` (from an adapter) may make it a POST or a data request."""
         if self.list_pages[seed.id] >= self.settings.getint("NIANBAO_MAX_LIST_PAGES"):
             return None
         if not self._may_request(seed):
             return None
         self.list_pages[seed.id] += 1
-        return scrapy.Request(
-            url, callback=self.parse_listing, errback=self.listing_failed,
-            meta={"portal": seed.id, "list_depth": depth, "handle_httpstatus_list": [404, 410]},
-            cb_kwargs={"seed": seed, "depth": depth},
-        )
+        meta = {"portal": seed.id, "list_depth": depth, "handle_httpstatus_list": [404, 410]}
+        kwargs = {"seed": seed, "depth": depth}
+        if order is None or not order.data:
+            return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed,
+                                  meta=meta, cb_kwargs=kwargs)
+        kwargs.update(adapter=adapter, info=order.info)
+        if order.method == "POST":
+            return scrapy.FormRequest(url, formdata=order.formdata or {}, callback=self.parse_list_data,
+                                      errback=self.listing_failed, meta=meta, cb_kwargs=kwargs)
+        return scrapy.Request(url, callback=self.parse_list_data, errback=self.listing_failed,
+                              meta=meta, cb_kwargs=kwargs)
 
-    def report_request(self, seed: Seed, url: str, listed_on: str, anchor: str) -> scrapy.Request | None:
-        if not self._may_request(seed):
+    def report_request(self, seed: Seed, url: str, listed_on: str | None, anchor: str,
+                       parent_url: str | None = None) -> scrapy.Request | None:
+        if self.settings.getbool("NIANBAO_LIST_ONLY") or url in self.requested or not self._may_request(seed):
             return None
+        self.requested.add(url)
         return scrapy.Request(
             url, callback=self.parse_report, errback=self.report_failed,
             meta={"portal": seed.id, "report": True, "listed_on": listed_on, "anchor": anchor,
-                  "handle_httpstatus_list": [304]},
+                  "parent_url": parent_url, "handle_httpstatus_list": [304]},
             cb_kwargs={"seed": seed},
         )
 
@@ -131,34 +141,75 @@ class PortalSpider(scrapy.Spider):
 
     # ---- list pages ----------------------------------------------------------
 
-    def links(self, response: Response, seed: Seed) -> Iterator[tuple[str, str]]:
+    def links(self, response: Response, seed: Seed, sources: Iterable[Selector] | None = None
+              ) -> Iterator[tuple[str, str]]:
         """(absolute URL, anchor text) for each followable link inside the portal."""
-        for a in response.css("a[href]"):
-            href = (a.attrib.get("href") or "").strip()
-            if not href or href.lower().startswith(SKIP_SCHEMES):
-                continue
-            url = urljoin(response.url, href).split("#")[0]
-            if not url.startswith(("http://", "https://")) or not self.inside(seed, url):
-                continue
-            text = " ".join(" ".join(a.css("::text").getall()).split())
-            title = (a.attrib.get("title") or "").strip()
-            yield url, title if len(title) > len(text) else text
+        for source in sources if sources is not None else [response]:
+            for a in source.css("a[href]"):
+                href = (a.attrib.get("href") or "").strip()
+                if not href or href.lower().startswith(SKIP_SCHEMES):
+                    continue
+                url = canonical_url(urljoin(response.url, href))
+                if not url.startswith(("http://", "https://")) or not self.inside(seed, url):
+                    continue
+                text = " ".join(" ".join(a.css("::text").getall()).split())
+                title = (a.attrib.get("title") or "").strip()
+                yield url, title if len(title) > len(text) else text
+
+    def adapter_for(self, seed: Seed, response: Response) -> adapters.Adapter:
+        """The list adapter for this page: the seed's ``cms``, else detected (logged once)."""
+        adapter, how = adapters.choose(seed.cms, response.url, response_text(response))
+        if self.adapter_names.get(seed.id) != adapter.name:
+            self.adapter_names[seed.id] = adapter.name
+            self.crawler.stats.set_value(f"nianbao/adapter/{seed.id}", adapter.name)
+            self.logger.info("Portal %s: list adapter %s (%s)", seed.id, adapter.name, how)
+        return adapter
 
     def parse_listing(self, response: Response, seed: Seed, depth: int) -> Iterator[object]:
         problem = self.listing_problem(response)
         if problem:
             yield ListingItem(seed.id, response.url, ok=False, status=response.status, detail=problem)
             return
+        adapter = self.adapter_for(seed, response)
+        page = adapter.read_page(response.url, response_text(response))
+        yield from self.read_list(response, seed, depth, adapter.name, page, own_links=True)
+
+    def parse_list_data(self, response: Response, seed: Seed, depth: int, adapter: str,
+                        info: dict) -> Iterator[object]:
+        """An adapter's data answer (dataproxy.jsp XML, JPaaS JSON)."""
+        found = heuristics.is_challenge_body(response.body)
+        if found or response.status in (404, 410):
+            detail = f"{found} page instead of the list" if found else f"HTTP {response.status}"
+            yield ListingItem(seed.id, response.url, ok=False, status=response.status, detail=detail)
+            return
+        page = adapters.ADAPTERS[adapter]().read_data(response.url, response_text(response), info)
+        yield from self.read_list(response, seed, depth, adapter, page, own_links=False)
+
+    def read_list(self, response: Response, seed: Seed, depth: int, adapter: str,
+                  page: adapters.ListPage, own_links: bool) -> Iterator[object]:
+        """Report links from the page's own links (if HTML) and the adapter's fragments."""
+        self.crawler.stats.inc_value(f"nianbao/list_pages/{adapter}")
         reports: dict[str, str] = {}
-        for url, text in self.links(response, seed):
-            if heuristics.is_report_title(text) and heuristics.report_year(text):
-                reports.setdefault(url, text)
-            else:
+        if own_links:
+            for url, text in self.links(response, seed):
+                if heuristics.is_report_title(text) and heuristics.report_year(text):
+                    reports.setdefault(url, text)
+                    continue
                 hop = self.list_hop(url, text, depth)
                 request = self.listing_request(seed, url, depth + hop) if hop is not None else None
                 if request:
                     yield request
-        yield ListingItem(seed.id, response.url, ok=True, report_links=list(reports), status=response.status)
+        fragments = [Selector(text=f) for f in page.fragments]
+        for url, text in self.links(response, seed, fragments):
+            if heuristics.is_report_title(text) and heuristics.report_year(text):
+                reports.setdefault(url, text)
+        for order in page.follow:
+            inside = self.inside(seed, order.url)
+            request = self.listing_request(seed, order.url, depth, order, adapter) if inside else None
+            if request:
+                yield request
+        yield ListingItem(seed.id, response.url, ok=True, report_links=list(reports), status=response.status,
+                          adapter=adapter, anchors=list(reports.values()))
         for url, text in reports.items():
             request = self.report_request(seed, url, response.url, text)
             if request:
@@ -166,70 +217,59 @@ class PortalSpider(scrapy.Spider):
 
     def list_hop(self, url: str, text: str, depth: int) -> int | None:
         """0 for a pagination link (same list), 1 for a column about annual reports
-        (年报 / 年度报告) within ``NIANBAO_MAX_LIST_DEPTH`` hops of a start page, else None."""
+        (年报 / 年度报告, not an article address) within ``NIANBAO_MAX_LIST_DEPTH`` hops of a
+        start page, else None."""
         if PAGER_TEXT.match(text) or PAGER_HREF.search(url):
             return 0
         if depth >= self.settings.getint("NIANBAO_MAX_LIST_DEPTH"):
             return None
-        if COLUMN_TEXT.search(text) and not heuristics.is_attachment_url(url):
+        if COLUMN_TEXT.search(text) and not heuristics.is_attachment_url(url) and not ARTICLE_HREF.search(url):
             return 1
         return None
 
     def listing_problem(self, response: Response) -> str | None:
         if response.status in (404, 410):
             return f"HTTP {response.status}"
-        if not self.is_html(response):
-            return f"not an HTML page ({self.content_type(response) or 'no Content-Type'})"
+        if not is_html(response):
+            return f"not an HTML page ({content_type(response) or 'no Content-Type'})"
         found = heuristics.is_challenge_body(response.body)
         return f"{found} page instead of the list" if found else None
 
     def listing_failed(self, failure: Failure) -> Iterator[ListingItem]:
         request = failure.request
-        status, kind = self.failure_kind(failure)
+        status, kind = failure_kind(failure)
         self.logger.warning("List page %s failed: %s", request.url, kind)
         yield ListingItem(request.meta["portal"], request.url, ok=False, status=status,
                           detail=f"{kind}: {failure.getErrorMessage()[:200]}")
 
-    # ---- report pages ----------------------------------------------------------
-
-    @staticmethod
-    def content_type(response: Response) -> str:
-        return (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
-
-    def is_html(self, response: Response) -> bool:
-        ctype = self.content_type(response)
-        if ctype:
-            return ctype.startswith(HTML_TYPES)
-        return response.body.lstrip()[:1] == b"<"
+    # ---- report pages and files ------------------------------------------------
 
     def parse_report(self, response: Response, seed: Seed) -> Iterator[object]:
         meta = response.meta
-        headers = {
-            k: (response.headers.get(k) or b"").decode("latin-1")
-            for k in ("ETag", "Last-Modified", "Content-Type")
-            if response.headers.get(k)
-        }
+        headers = {k: (response.headers.get(k) or b"").decode("latin-1")
+                   for k in ("ETag", "Last-Modified", "Content-Type") if response.headers.get(k)}
+        fresh = response.status != 304
         item = PageItem(
-            portal_id=seed.id, url=response.url, status=response.status, fetched_at=now_iso(),
-            body=response.body if response.status != 304 else b"",
-            headers={k.lower(): v for k, v in headers.items()},
-            content_type=self.content_type(response),
-            raw_sha=hashlib.sha256(response.body).hexdigest() if response.status != 304 else "",
-            listed_on=meta.get("listed_on"), anchor=meta.get("anchor", ""), issuer_hint=seed.name,
-            parent_url=meta.get("parent_url"),
+            portal_id=seed.id, url=response.url if fresh else response.request.url, status=response.status,
+            fetched_at=now_iso(), body=response.body if fresh else b"",
+            headers={k.lower(): v for k, v in headers.items()}, content_type=content_type(response),
+            raw_sha=hashlib.sha256(response.body).hexdigest() if fresh else "",
+            listed_on=meta.get("listed_on"), anchor=meta.get("anchor") or "", issuer_hint=seed.name,
+            parent_url=meta.get("parent_url"), unchanged=not fresh,
         )
-        if response.status == 304:
-            item.url = response.request.url
-            item.unchanged = True
+        if not fresh:
             yield item
             return
-        if not self.is_html(response) and not heuristics.is_attachment_url(response.url):
+        html = is_html(response)
+        if not html and not documents.is_document(response.url, item.content_type, response.body):
             yield FetchProblem(seed.id, response.url, "non_html", response.status,
                                f"skipped: Content-Type {item.content_type or 'missing'}", meta.get("listed_on"))
             return
         yield item
-        if self.is_html(response) and not meta.get("rendering"):
+        if html and not meta.get("rendering"):
             yield from self.renderings(response, seed)
+        if html and not meta.get("parent_url"):
+            yield from self.attachments(response, seed)
 
     def renderings(self, response: Response, seed: Seed) -> Iterator[scrapy.Request]:
         """Follow a report page's 繁體 link: the same report in another rendering."""
@@ -240,19 +280,27 @@ class PortalSpider(scrapy.Spider):
                     request.meta["rendering"] = True
                     yield request
 
+    def attachments(self, response: Response, seed: Seed) -> Iterator[scrapy.Request]:
+        """Fetch a report page's attachments (PDF, DOCX…) when the page defers to them: its
+        own body is thin (``NIANBAO_ATTACHMENTS = "thin"``), or always (``"all"``)."""
+        mode = self.settings.get("NIANBAO_ATTACHMENTS", "thin")
+        found = [(u, t) for u, t in self.links(response, seed) if heuristics.is_attachment_url(u)]
+        if mode == "none" or not found:
+            return
+        if mode != "all" and not documents.is_cover_page(response.body, content_type(response)):
+            return
+        title = " ".join((response.css("meta[name=ArticleTitle]::attr(content)").get()
+                          or response.css("title::text").get() or "").split())
+        for url, text in dict(found).items():
+            anchor = text if heuristics.is_report_title(text) else title
+            request = self.report_request(seed, url, response.meta.get("listed_on"), anchor, response.url)
+            if request:
+                self.crawler.stats.inc_value("nianbao/attachments")
+                yield request
+
     def report_failed(self, failure: Failure) -> Iterator[FetchProblem]:
         request = failure.request
-        status, kind = self.failure_kind(failure)
+        status, kind = failure_kind(failure)
         self.crawler.stats.inc_value(f"nianbao/problem/{kind}")
         yield FetchProblem(request.meta["portal"], request.url, kind, status,
                            failure.getErrorMessage()[:300], request.meta.get("listed_on"))
-
-    @staticmethod
-    def failure_kind(failure: Failure) -> tuple[int, str]:
-        if failure.check(HttpError):
-            response = failure.value.response
-            return response.status, status_kind(response.status, response.body)
-        name = type(failure.value).__name__
-        if name == "IgnoreRequest" and "robots" not in failure.getErrorMessage().lower():
-            return 0, "ignored"
-        return 0, EXCEPTION_KINDS.get(name, "error")

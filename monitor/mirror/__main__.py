@@ -1,4 +1,4 @@
-"""``python -m monitor.mirror [--port 0] [--state baseline] [--synthetic N]``.
+"""``python -m monitor.mirror [--port 0] [--state baseline] [--synthetic N] [--families]``.
 
 Prints one line, the base URL, once serving; serves until SIGTERM or SIGINT.
 """
@@ -20,12 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", default="baseline", help="comma-separated change names")
     parser.add_argument("--synthetic", type=int, default=0, help="report pages in the bench portal")
+    parser.add_argument("--families", action="store_true", help="also serve the CMS family portals")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     state = tuple(c.strip() for c in args.state.split(",") if c.strip())
     try:
-        mirror = MirrorServer(host=args.host, port=args.port, state=state, synthetic=args.synthetic)
+        mirror = MirrorServer(host=args.host, port=args.port, state=state, synthetic=args.synthetic,
+                               families=args.families)
     except ValueError as exc:
         parser.error(str(exc))
     done = threading.Event()

@@ -160,3 +160,29 @@ def redesign(site: Site) -> None:
 def bad_portal(site: Site) -> None:
     """Adds portal ``bad`` to the seeds: its list links every /bad/ route as if it were a report."""
     site.bad_portal = True
+
+
+def _family(site: Site, pid: str):
+    if pid not in site.cms:
+        raise ValueError(f"this change needs the family portals (MirrorServer(families=True)): {pid}")
+    return site.cms[pid]
+
+
+@change("edit-pdf")
+def edit_pdf(site: Site) -> None:
+    """Family portal 青石县 (trsnb): its 2021 PDF report re-issued with one table number changed."""
+    from monitor.mirror import cms
+
+    family = _family(site, "trsnb")
+    entry = next(e for e in family.entries if e.kind == "pdf")
+    entry.file = cms.trs_pdf(bump=1)
+
+
+@change("rescan-image")
+def rescan_image(site: Site) -> None:
+    """Family portal 青石县 (trsnb): its image-only PDF re-scanned (new bytes, still no text)."""
+    from monitor.mirror import docgen
+
+    family = _family(site, "trsnb")
+    entry = next(e for e in family.entries if e.kind == "image-pdf")
+    entry.file = docgen.image_pdf(pages=3)

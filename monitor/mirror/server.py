@@ -91,8 +91,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        if urlsplit(self.path).path != "/_mirror/state":
-            return self.send(Resp(405, b"method not allowed", {"Content-Type": "text/plain"}))
+        parts = urlsplit(self.path)
+        if parts.path != "/_mirror/state":
+            self.mirror.requests_seen.add(self.command, self.path,
+                                          {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers})
+            resp = self.mirror.resolve_post(parts.path, parts.query, data)
+            return self.send(resp or Resp(405, b"method not allowed", {"Content-Type": "text/plain"}))
         try:
             self.mirror.set_state(*[c.strip() for c in data.split(",") if c.strip()])
         except ValueError as exc:
@@ -153,10 +157,11 @@ class MirrorServer:
     """The offline portal mirror. ``start()`` returns ``http://127.0.0.1:PORT``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: tuple[str, ...] = ("baseline",),
-                 synthetic: int = 0):
+                 synthetic: int = 0, families: bool = False, family_bench: tuple[int, int] = (0, 0)):
         self.host, self.port = host, port
+        self.families, self.family_bench = families, family_bench
         self._lock = threading.Lock()
-        self._site = Site(tuple(state))
+        self._site = Site(tuple(state), families=families, family_bench=family_bench)
         self._synthetic = Synthetic(synthetic) if synthetic > 0 else None
         self.requests_seen = RequestLog()
         self._httpd: _HTTPServer | None = None
@@ -185,7 +190,8 @@ class MirrorServer:
 
     def set_state(self, *changes: str) -> None:
         """Switch to baseline + ``changes`` (applied in order); no arguments: baseline."""
-        site = Site(tuple(changes))  # raises ValueError on an unknown name, state unchanged
+        # ValueError on an unknown name, and the state stays as it was
+        site = Site(tuple(changes), families=self.families, family_bench=self.family_bench)
         with self._lock:
             self._site = site
         logger.info("mirror state: %s", ",".join(site.state) or "baseline")
@@ -200,11 +206,19 @@ class MirrorServer:
             resp = self._synthetic.resolve(path)
         return resp
 
+    def resolve_post(self, path: str, query: str, data: str) -> Resp | None:
+        return self._site.resolve_post(path, query, data)
+
     def _seed_entries(self) -> list[dict]:
         site, out = self._site, []
         for p in site.seed_portals() + (list(self._synthetic.portals.values()) if self._synthetic else []):
             out.append({"id": p.id, "name": p.name, "region": p.region, "cms": p.cms,
                         "start_urls": [self.url(p.start_path or p.list_path)], "allow": [self.url(p.prefix)]})
+        for family in site.cms.values():
+            p = family.portal
+            entry = {"id": p.id, "name": p.name, "region": p.region}
+            out.append(entry | ({"cms": family.seed_cms} if family.seed_cms else {})
+                       | {"start_urls": [self.url(p.list_path)], "allow": [self.url(p.prefix)]})
         if site.bad_portal:
             out.append({"id": "bad", "name": "坏页面测试门户", "region": "测试", "cms": "generic",
                         "start_urls": [self.url("/bad/index.html")], "allow": [self.url("/bad/")]})

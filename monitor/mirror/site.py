@@ -11,7 +11,9 @@ import logging
 from collections.abc import Callable
 from math import ceil
 
-from monitor.mirror import families, portals, special, texts
+from urllib.parse import parse_qs
+
+from monitor.mirror import cms, cmsroutes, families, portals, special, texts
 from monitor.mirror.model import Article, Portal, Resp
 from monitor.mirror.noise import Fresh, Noise, relayout
 
@@ -21,7 +23,7 @@ logger = logging.getLogger(__name__)
 class Site:
     """Portals + overrides for one state (a tuple of change names)."""
 
-    def __init__(self, state: tuple[str, ...] = ()):
+    def __init__(self, state: tuple[str, ...] = (), families: bool = False, family_bench: tuple[int, int] = (0, 0)):
         from monitor.mirror.changes import CHANGES  # changes imports Site for type hints only
 
         unknown = [c for c in state if c not in CHANGES]
@@ -29,6 +31,11 @@ class Site:
             raise ValueError(f"unknown mirror change(s): {', '.join(unknown)}; known: {', '.join(CHANGES)}")
         self.state = tuple(c for c in state if c != "baseline")
         self.portals: dict[str, Portal] = portals.baseline()
+        self.cms: dict[str, cms.CmsPortal] = cms.build() if families else {}
+        if family_bench[0]:
+            from monitor.mirror import cmsbench
+
+            self.cms.update({p.portal.id: p for p in cmsbench.portals(*family_bench)})
         self.noise = Noise()
         self.bad_portal = False
         self.overrides: dict[str, Resp] = {}            # exact path (with ?query if any)
@@ -54,6 +61,10 @@ class Site:
         routes = special.fixed_routes()
         for portal in self.portals.values():
             routes.update(self._portal_routes(portal))
+        self.dynamic: dict[str, cmsroutes.Dynamic] = {}
+        for family in self.cms.values():
+            routes.update(cmsroutes.static_routes(family))
+            self.dynamic.update(cmsroutes.dynamic_routes(family))
         return routes
 
     def _portal_routes(self, portal: Portal) -> dict[str, Resp]:
@@ -114,15 +125,26 @@ class Site:
         for prefix, resp in self.prefix_overrides:
             if path.startswith(prefix):
                 return resp
+        if path in self.dynamic:
+            return self.dynamic[path]("GET", parse_qs(query), {})
         return self.routes.get(full) or self.routes.get(path)
+
+    def resolve_post(self, path: str, query: str, data: str) -> Resp | None:
+        """The answer to a POST (the Hanweb ``dataproxy.jsp``), or None."""
+        if path in self.dynamic:
+            return self.dynamic[path]("POST", parse_qs(query), cmsroutes.parse_form(data))
+        return None
 
     def seed_portals(self) -> list[Portal]:
         return [p for p in self.portals.values() if p.in_seeds]
 
     def expected_reports(self, base: str, portal_id: str | None = None) -> set[str]:
-        """URLs of the (canonical, simplified) report pages currently published and listed."""
-        return {base + a.path for p in self.seed_portals() if portal_id in (None, p.id)
-                for a in p.articles if a.report}
+        """URLs of the (canonical, simplified) report pages and files currently published
+        and listed (for a family cover page: its attachment)."""
+        found = {base + a.path for p in self.seed_portals() if portal_id in (None, p.id)
+                 for a in p.articles if a.report}
+        return found | {base + path for pid, family in self.cms.items() if portal_id in (None, pid)
+                        for path in family.expected_paths()}
 
     def expected_renderings(self, base: str, portal_id: str | None = None) -> set[str]:
         """URLs of the alternative renderings (繁體) of the published reports."""

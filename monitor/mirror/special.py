@@ -15,7 +15,7 @@ import secrets
 
 from monitor.mirror.model import Resp, html_resp
 
-ROBOTS = "User-agent: *\nDisallow: /private/\n"
+ROBOTS = "User-agent: *\nDisallow: /private/\nDisallow: /trsnb/hidden/\n"
 
 
 def challenge_412() -> Resp:

@@ -1,0 +1,108 @@
+"""Small pure helpers of the portal spider: URL canonical form, answer and failure kinds.
+
+May import: crawler.heuristics, scrapy (types only).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler import heuristics
+
+PAGER_TEXT = re.compile(r"^(下一?页|后页|尾页|末页|下页|>|>>|»|›|\d{1,3})$")
+PAGER_HREF = re.compile(r"(index|list|default)_\d+\.s?html?$|[?&](page|pageNo|pageIndex|p)=\d+", re.IGNORECASE)
+COLUMN_TEXT = re.compile(r"(年报|年度报告)")
+ARTICLE_HREF = re.compile(r"/art/\d{4}/|/art_[0-9a-f]+\.html|/t\d{8}_\d+\.s?html?$|/content/[0-9a-f-]{16,}")
+RENDERING_TEXT = re.compile(r"^(繁體|繁体|繁體版|繁体版|big5)$", re.IGNORECASE)
+SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "#", "data:")
+VOLATILE_PARAMS = re.compile(r"^(t|ts|_|timestamp|time|rand|random|r|nocache|v|token|sid|jsessionid)$", re.IGNORECASE)
+HTML_TYPES = ("text/html", "application/xhtml")
+EXCEPTION_KINDS = {
+    "DownloadConnectionRefusedError": "refused",
+    "ConnectionRefusedError": "refused",
+    "CannotResolveHostError": "dns",
+    "DNSLookupError": "dns",
+    "DownloadTimeoutError": "timeout",
+    "TimeoutError": "timeout",
+    "TCPTimedOutError": "timeout",
+    "DownloadCancelledError": "oversize",
+    "ResponseDataLossError": "truncated",
+    "ResponseFailed": "truncated",
+    "ResponseNeverReceived": "refused",
+    "ConnectionLost": "truncated",
+    "IgnoreRequest": "robots",
+    "ChallengeSkipped": "challenge",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_kind(status: int, body: bytes) -> str:
+    """Name an HTTP error answer: challenge bodies first, then by status code.
+
+    >>> status_kind(404, b""), status_kind(500, b""), status_kind(412, b"<script>$_ts=window['$_ts'];</script>")
+    ('not_found', 'http_error', 'challenge')
+    """
+    found = heuristics.is_challenge_body(body)
+    if found:
+        return found
+    if status in (404, 410):
+        return "not_found"
+    if status in (412, 521, 512):
+        return "challenge"
+    return "http_error"
+
+
+def canonical_url(url: str) -> str:
+    """Drop the fragment and volatile query parameters (cache-busters, session ids), so
+    one report keeps one address across crawls.
+
+    >>> canonical_url("http://x.gov.cn/art/1.html?t=1700000000&id=5#top")
+    'http://x.gov.cn/art/1.html?id=5'
+    >>> canonical_url("http://x.gov.cn/a.html;jsessionid=ABC?_=123")
+    'http://x.gov.cn/a.html'
+    """
+    parts = urlsplit(url.split("#")[0])
+    path = parts.path.split(";jsessionid=")[0]
+    query = "&".join(
+        pair for pair in parts.query.split("&") if pair and not VOLATILE_PARAMS.match(pair.split("=")[0])
+    )
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def content_type(response: Response) -> str:
+    return (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
+
+
+def is_html(response: Response) -> bool:
+    ctype = content_type(response)
+    if ctype:
+        return ctype.startswith(HTML_TYPES)
+    return response.body.lstrip()[:1] == b"<"
+
+
+def response_text(response: Response) -> str:
+    """Decoded text of any answer (HTML, XML, JSON); "" for undecodable bytes."""
+    text = getattr(response, "text", None)
+    if isinstance(text, str):
+        return text
+    return response.body.decode("utf-8", "replace")
+
+
+def failure_kind(failure: Failure) -> tuple[int, str]:
+    """(HTTP status or 0, problem kind) of a failed request."""
+    if failure.check(HttpError):
+        response = failure.value.response
+        return response.status, status_kind(response.status, response.body)
+    name = type(failure.value).__name__
+    if name == "IgnoreRequest" and "robots" not in failure.getErrorMessage().lower():
+        return 0, "ignored"
+    return 0, EXCEPTION_KINDS.get(name, "error")
