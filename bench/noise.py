@@ -100,6 +100,8 @@ class Site:
 
 def serve(site: Site) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as portal web servers do
+
         def do_GET(self) -> None:  # noqa: N802
             body = b"User-agent: *\nAllow: /\n" if self.path == "/robots.txt" else site.answer(self.path)
             self.send_response(200 if body is not None else 404)
@@ -133,7 +135,7 @@ def main() -> None:
             f'start_urls = ["{base}/bench/list/index.html"]\nallow = ["{base}/bench/"]\n', encoding="utf-8")
         seeds = load_seeds([seeds_file])
         config = Config(db=Path(tmp) / "noise.db", settings={
-            "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "CONCURRENT_ITEMS": 8,
+            "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
             "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100, "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50})
         print(f"{args.pages} noisy report pages on {base}; {args.passes} noise-only passes, then {args.edits} edits")
 

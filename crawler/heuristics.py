@@ -52,6 +52,10 @@ _PROBLEMS = (
         ),
     ),
     ("login", re.compile(r"请登录|请先登录|用户登录|登录后访问|统一身份认证")),
+    (
+        "captcha",
+        re.compile(r"请输入验证码|输入验证码|验证码错误|滑动验证|拖动滑块|人机验证|安全验证|captcha", re.IGNORECASE),
+    ),
 )
 _CHALLENGE = re.compile(r"\$_ts\s*=\s*window\[['\"]\$_ts['\"]\]|__jsluid|__jsl_clearance")
 _COOKIE_RELOAD = re.compile(r"document\.cookie\s*=.*?(?:location|reload)", re.DOTALL)
@@ -192,7 +196,7 @@ def is_attachment_url(url: str) -> bool:
 def page_problem(status: int, text: str, title: str = "") -> str | None:
     """Classify a non-content page from its visible text (or raw HTML) and title.
 
-    Returns "challenge", "waf", "maintenance", "soft404", "login", "empty" or None.
+    Returns "challenge", "waf", "maintenance", "soft404", "login", "captcha", "empty" or None.
     Keyword kinds only count on short pages (or in the title): a long report that
     mentions 系统升级 is still content.
 
@@ -202,6 +206,8 @@ def page_problem(status: int, text: str, title: str = "") -> str | None:
     'challenge'
     >>> page_problem(200, "网站维护中，请稍后访问")
     'maintenance'
+    >>> page_problem(200, "访问过于频繁，请输入验证码后继续")
+    'captcha'
     >>> page_problem(200, "一、总体情况" * 400) is None
     True
     """

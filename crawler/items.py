@@ -101,7 +101,7 @@ class FetchProblem:
     """A fetch that yielded no content: recorded on the crawl run, never a version.
 
     ``kind`` is one of: http_error, not_found, challenge, waf, maintenance, soft404,
-    login, empty, oversize, non_html, truncated, mojibake, thin, timeout, refused,
+    login, captcha, empty, oversize, non_html, truncated, mojibake, thin, timeout, refused,
     dns, robots, error.
     """
 

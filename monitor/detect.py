@@ -6,7 +6,9 @@ Rules (issue: "change events a user can trust"):
   successfully in this run. Then it is folded into the old report: one ``moved`` event.
 - A report seen at another address while its canonical address is gone (404/410, soft
   404) is ``moved`` to that address.
-- A later version is ``edited``, with the diff against the version before it.
+- A later version is ``edited``, with the diff against the version before it; a scan
+  (image-only) replaced by a scan makes no event, a scan replaced by text (or back) is
+  ``edited`` with a note saying so.
 - A report is ``removed`` only in healthy portal runs, when its page is gone (404/410,
   soft 404) and no longer listed, on ``removal_runs`` consecutive healthy runs.
 - A removed report seen again is ``restored``.
@@ -48,6 +50,24 @@ def _moved_from(store: Store, report: dict, text: str, run_id: int) -> dict | No
     return None
 
 
+NOT_TEXT = {"image-only": "图片版", "unsupported": "无法提取的文件"}
+
+
+def quality_note(old: str | None, new: str | None) -> str | None:
+    """"" for two text versions, a note when a scan or unreadable file became text (or the
+    reverse), None when neither version has text to compare.
+
+    >>> quality_note("ok", "ok"), quality_note("image-only", "ok"), quality_note("image-only", "image-only")
+    ('', '版本类型变化: 图片版 → 文字版', None)
+    """
+    before, after = NOT_TEXT.get(old or "ok"), NOT_TEXT.get(new or "ok")
+    if before and after:
+        return None
+    if before or after:
+        return f"版本类型变化: {before or '文字版'} → {after or '文字版'}"
+    return ""
+
+
 def _versions(store: Store, run_id: int, events: list[Event]) -> None:
     for version in store.versions_in_run(run_id):
         report = store.report(version["report_id"])
@@ -67,11 +87,14 @@ def _versions(store: Store, run_id: int, events: list[Event]) -> None:
                 old_version_id=prev["id"], new_version_id=version["id"],
                 diff=d.diff, sections=d.sections, numbers=d.numbers))
             continue
+        note = quality_note(prev["quality"], version["quality"])
+        if note is None:
+            continue  # a scan replaced by a scan: its text (the title line) says nothing
         d = diff_text(prev["text"], version["text"])
-        if d.changed:
+        if d.changed or note:
             _record(store, events, _event(
                 EventKind.EDITED, report, run_id, old_version_id=prev["id"], new_version_id=version["id"],
-                diff=d.diff, sections=d.sections, numbers=d.numbers))
+                diff=d.diff, sections=d.sections, numbers=d.numbers, note=note))
 
 
 def _aliases_and_absences(store: Store, run_id: int, portal_id: str, healthy: bool,

@@ -73,6 +73,7 @@ class Event:
     diff: str = ""
     sections: list[str] = field(default_factory=list)
     numbers: list[NumberChange] = field(default_factory=list)
+    note: str = ""
     id: int | None = None
 
     @property
@@ -106,6 +107,7 @@ class Event:
             diff=row.get("diff") or "",
             sections=json.loads(row.get("sections") or "[]"),
             numbers=[NumberChange(**n) for n in numbers],
+            note=row.get("note") or "",
         )
 
 

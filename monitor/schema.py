@@ -86,19 +86,6 @@ def m001_initial(db: Database) -> None:
 
 
 @migrations()
-def m003_removals_and_moves(db: Database) -> None:
-    """Track which run last fetched each URL successfully, gone pages per portal run,
-    and when a report was removed (for removals, restorations and moves)."""
-    db.executescript(
-        """
-        ALTER TABLE pages ADD COLUMN last_ok_run INTEGER;
-        ALTER TABLE portal_runs ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE reports ADD COLUMN removed_at TEXT;
-        """
-    )
-
-
-@migrations()
 def m002_alerts(db: Database) -> None:
     """Subscriptions, the delivery outbox, per-portal crawl locks and the daemon's heartbeat.
 
@@ -138,3 +125,22 @@ def m002_alerts(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m003_removals_and_moves(db: Database) -> None:
+    """Track which run last fetched each URL successfully, gone pages per portal run,
+    and when a report was removed (for removals, restorations and moves)."""
+    db.executescript(
+        """
+        ALTER TABLE pages ADD COLUMN last_ok_run INTEGER;
+        ALTER TABLE portal_runs ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reports ADD COLUMN removed_at TEXT;
+        """
+    )
+
+
+@migrations()
+def m004_event_note(db: Database) -> None:
+    """A note on an event, e.g. that a scanned report was replaced by a text version."""
+    db.execute("ALTER TABLE events ADD COLUMN note TEXT")

@@ -100,12 +100,12 @@ class ReportQueries:
 
     def versions_in_run(self, run_id: int) -> list[dict]:
         return list(self.db.query(
-            "SELECT id, report_id, url, text, text_sha, title, issuer, year FROM versions "
+            "SELECT id, report_id, url, text, text_sha, title, issuer, year, quality FROM versions "
             "WHERE run_id = ? ORDER BY id", [run_id]))
 
     def previous_version(self, report_id: int, before_id: int) -> dict | None:
         rows = list(self.db.query(
-            "SELECT id, url, text, text_sha FROM versions WHERE report_id = ? AND id < ? "
+            "SELECT id, url, text, text_sha, quality FROM versions WHERE report_id = ? AND id < ? "
             "ORDER BY id DESC LIMIT 1", [report_id, before_id]))
         return rows[0] if rows else None
 

@@ -63,6 +63,8 @@ def event_detail(e: Event, max_lines: int | None = None) -> str:
     lines = [event_line(e)]
     if e.run_id is not None:
         lines.append(f"    run {e.run_id}; versions {e.old_version_id} → {e.new_version_id}")
+    if e.note:
+        lines.append("    " + e.note)
     if e.sections:
         lines.append("    变动章节: " + "、".join(e.sections))
     for n in e.numbers:

@@ -89,3 +89,12 @@ def test_raw_bytes_are_kept_compressed(store):
     version = store.version(store.history(store.reports()[0]["id"])[0]["id"], raw=True)
     assert version["raw"] == item.body
     assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_scans_replaced_by_scans_are_quiet_and_scan_to_text_is_noted(store):
+    title_line = "启东市人民政府2020年政府信息公开工作年度报告"
+    assert [e.kind for e in run(store, page("http://x/a.pdf", title_line, quality="image-only"))] == ["new"]
+    assert run(store, page("http://x/a.pdf", title_line + "(扫描件)", quality="image-only")) == []
+    (event,) = run(store, page("http://x/a.pdf", TEXT))
+    assert event.kind == "edited" and event.note == "版本类型变化: 图片版 → 文字版"
+    assert store.event(event.id).note == event.note

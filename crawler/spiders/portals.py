@@ -13,6 +13,7 @@ crawler.middlewares, crawler.seeds, crawler.spiders.fetching.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -44,6 +45,16 @@ from crawler.spiders.fetching import (
 )
 
 
+# Cheap tests on the page text before parsing every link of a report page (most pages
+# have neither a real 繁體 link nor an attachment; parsing links costs ~1.5 ms a page).
+RENDERING_HINT = re.compile(
+    r"""<a\b[^>]*\bhref\s*=\s*["']?(?!\s*javascript)[^"'\s>]+[^>]*>\s*(?:<[^>]*>\s*)*(?:繁體|繁体|big5)""",
+    re.IGNORECASE,
+)
+LIST_PRIORITY = 10
+ATTACHMENT_HINT = re.compile(r"\.(?:pdf|docx?|wps|ofd|xlsx?)\b", re.IGNORECASE)
+
+
 class PortalSpider(scrapy.Spider):
     """Crawl the portals given as ``seeds`` (a list of ``Seed``)."""
 
@@ -57,6 +68,7 @@ class PortalSpider(scrapy.Spider):
         self.list_pages: Counter[str] = Counter()
         self.adapter_names: dict[str, str] = {}
         self.requested: set[str] = set()
+        self.list_seen: set[str] = set()
         self.revisited = False
 
     # ---- scheduling ----------------------------------------------------------
@@ -102,23 +114,30 @@ class PortalSpider(scrapy.Spider):
 
     def listing_request(self, seed: Seed, url: str, depth: int, order: adapters.ListRequest | None = None,
                         adapter: str = "generic") -> scrapy.Request | None:
-        """A list page request; ``order`` (from an adapter) may make it a POST or a data request."""
-        if self.list_pages[seed.id] >= self.settings.getint("NIANBAO_MAX_LIST_PAGES"):
+        """A list page request; ``order`` (from an adapter) may make it a POST or a data request.
+
+        List pages go before report pages (``priority``): pagination is a chain (each page
+        names the next), so fetching the next list page at once keeps the queue of
+        reports full instead of waiting behind them. A list URL already asked for this
+        crawl (every page links 首页 and 尾页) costs nothing from the list budget.
+        """
+        key = url if order is None or order.method != "POST" else f"{url} {sorted((order.formdata or {}).items())}"
+        if key in self.list_seen or self.list_pages[seed.id] >= self.settings.getint("NIANBAO_MAX_LIST_PAGES"):
             return None
         if not self._may_request(seed):
             return None
+        self.list_seen.add(key)
         self.list_pages[seed.id] += 1
         meta = {"portal": seed.id, "list_depth": depth, "handle_httpstatus_list": [404, 410]}
+        common = {"errback": self.listing_failed, "meta": meta, "priority": LIST_PRIORITY}
         kwargs = {"seed": seed, "depth": depth}
         if order is None or not order.data:
-            return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed,
-                                  meta=meta, cb_kwargs=kwargs)
+            return scrapy.Request(url, callback=self.parse_listing, cb_kwargs=kwargs, **common)
         kwargs.update(adapter=adapter, info=order.info)
         if order.method == "POST":
             return scrapy.FormRequest(url, formdata=order.formdata or {}, callback=self.parse_list_data,
-                                      errback=self.listing_failed, meta=meta, cb_kwargs=kwargs)
-        return scrapy.Request(url, callback=self.parse_list_data, errback=self.listing_failed,
-                              meta=meta, cb_kwargs=kwargs)
+                                      cb_kwargs=kwargs, **common)
+        return scrapy.Request(url, callback=self.parse_list_data, cb_kwargs=kwargs, **common)
 
     def report_request(self, seed: Seed, url: str, listed_on: str | None, anchor: str,
                        parent_url: str | None = None) -> scrapy.Request | None:
@@ -266,9 +285,10 @@ class PortalSpider(scrapy.Spider):
                                f"skipped: Content-Type {item.content_type or 'missing'}", meta.get("listed_on"))
             return
         yield item
-        if html and not meta.get("rendering"):
+        page = response_text(response) if html else ""
+        if html and not meta.get("rendering") and RENDERING_HINT.search(page):
             yield from self.renderings(response, seed)
-        if html and not meta.get("parent_url"):
+        if html and not meta.get("parent_url") and ATTACHMENT_HINT.search(page):
             yield from self.attachments(response, seed)
 
     def renderings(self, response: Response, seed: Seed) -> Iterator[scrapy.Request]:

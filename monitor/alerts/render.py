@@ -103,6 +103,8 @@ def _event_text(event: Event) -> list[str]:
         out.append(f"链接：{event.old_url} → {event.url}")
     else:
         out.append(f"链接：{event.url}")
+    if event.note:
+        out.append(event.note)
     if event.sections:
         out.append("变动章节：" + "、".join(event.sections))
     if event.numbers:
@@ -236,6 +238,8 @@ def render_entry_html(event: Event) -> str:
         parts.append(f"<p>迁移：{_link(event.old_url)} → {_link(event.url)}</p>")
     else:
         parts.append(f'<p style="{_STYLE["muted"]}">链接：{_link(event.url)}</p>')
+    if event.note:
+        parts.append("<p>" + escape(event.note) + "</p>")
     if event.sections:
         parts.append("<p>变动章节：" + escape("、".join(event.sections)) + "</p>")
     if event.numbers:
