@@ -17,7 +17,7 @@ from monitor import __version__, cycle
 from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, open_store, parse_settings
 from monitor.config import Config
 from monitor.locks import portal_locks
-from monitor.textout import Progress, crawl_summary, event_detail, event_line, report_table
+from monitor.textout import Progress, crawl_summary, event_detail, report_table
 
 
 @click.group()
@@ -68,9 +68,14 @@ def run_crawl(db: Path, seed_paths, portals, settings: dict, quiet: bool,
 
 @cli.command()
 @click.argument("target")
+@db_option
 @json_option
-def extract(target, as_json) -> None:
-    """Show what nianbao sees in one saved page or report file (HTML, PDF, DOCX) or URL."""
+def extract(target, db, as_json) -> None:
+    """Show what nianbao sees in one saved page or report file (HTML, PDF, DOCX) or URL.
+
+    When the database exists and knows the URL, also say whether the text equals the
+    stored version (``report_id``, ``stored_version_id``, ``same_as_stored``).
+    """
     from crawler.documents import extract_any
 
     body, url, ctype = fetch_target(target)
@@ -78,11 +83,19 @@ def extract(target, as_json) -> None:
     data = {"url": url, "title": ex.title, "issuer": ex.issuer, "year": ex.year,
             "published": ex.published, "is_report": ex.is_report, "reason": ex.reason,
             "quality": ex.quality, "problem": ex.problem, "text_sha": ex.text_sha,
-            "attachments": ex.attachments, "text": ex.text}
+            "attachments": ex.attachments, "report_id": None, "stored_version_id": None,
+            "same_as_stored": None, "text": ex.text}
+    if Path(db).exists():
+        with open_store(db) as store:
+            report = store.find_report(url)
+        if report:
+            data.update(report_id=report["id"], stored_version_id=report["current_version_id"],
+                        same_as_stored=report["text_sha"] == ex.text_sha)
     if as_json:
         echo_json(data)
         return
-    for key in ("url", "title", "issuer", "year", "published", "is_report", "reason", "quality", "problem"):
+    keys = ["url", "title", "issuer", "year", "published", "is_report", "reason", "quality", "problem"]
+    for key in keys + (["report_id", "same_as_stored"] if data["report_id"] else []):
         click.echo(f"{key + ':':<11}{data[key]}")
     click.echo("-" * 40)
     click.echo(ex.text)
@@ -174,12 +187,15 @@ def history(ref, db, as_json) -> None:
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("nianbao-demo"),
-              show_default=True, help="Folder for the demo's database, seeds and outputs.")
-def demo(out) -> None:
+              show_default=True, help="Folder for the demo's database, seeds and outputs (recreated).")
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Database file (default: OUT/nianbao.db; $NIANBAO_DB is not used, so the demo "
+                   "never touches your real database).")
+def demo(out, db) -> None:
     """Run the whole pipeline on the bundled offline portal mirror (127.0.0.1 only)."""
     from monitor.demo import run_demo
 
-    sys.exit(run_demo(out))
+    sys.exit(run_demo(out, db))
 
 
 def main() -> None:  # pragma: no cover

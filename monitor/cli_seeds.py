@@ -19,7 +19,7 @@ import click
 
 from crawler.adapters import help_text
 from crawler.seeds import Seed, SeedError, load_seeds
-from monitor.cliutil import BadInput, JobFailed, echo_json, json_option, parse_settings
+from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, parse_settings
 
 
 def run_check(seeds: list[Seed], settings: dict, timeout: float = 1800) -> list[dict]:
@@ -65,17 +65,17 @@ def seeds() -> None:
     """Work with seed files (the portals nianbao watches)."""
 
 
-@seeds.command()
+@seeds.command(help="Read each portal's list pages (no reports fetched, nothing stored) and say what "
+               "was found.\n\nAdapters: " + "; ".join(f"{k}: {v}" for k, v in help_text().items()))
 @click.option("--seeds", "seed_paths", multiple=True, type=click.Path(path_type=Path),
               help="Seed file or directory (repeatable). Default: seeds/.")
 @click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
 @click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.")
+@db_option
 @json_option
-def check(seed_paths, portals, settings, as_json) -> None:
-    """Read each portal's list pages (no reports fetched, nothing stored) and say what was found.
-
-    Adapters: """ + "; ".join(f"{k}: {v}" for k, v in help_text().items())
+def check(seed_paths, portals, settings, db, as_json) -> None:
+    # --db is accepted like on every command; a check stores nothing.
     try:
         chosen = load_seeds(list(seed_paths or (Path("seeds"),)), only=list(portals) or None)
     except SeedError as exc:

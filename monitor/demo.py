@@ -37,8 +37,9 @@ def _crawl(config: Config, seeds_file: Path, title: str) -> cycle.CrawlResult:
     return result
 
 
-def run_demo(out: Path) -> int:
-    """Run the demo into ``out`` (recreated); return the exit status."""
+def run_demo(out: Path, db: Path | None = None) -> int:
+    """Run the demo into ``out`` (recreated), its database at ``db`` (default
+    ``out/nianbao.db``); return the exit status."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -49,7 +50,7 @@ def run_demo(out: Path) -> int:
         click.echo(f"Offline portal mirror at {base} (portals: {', '.join(mirror.portal_ids())})")
         seeds_file = out / "seeds.toml"
         mirror.seeds_toml(seeds_file)
-        config = Config(db=out / "nianbao.db", settings=LOCAL_SETTINGS)
+        config = Config(db=db or out / "nianbao.db", settings=LOCAL_SETTINGS)
         first = _crawl(config, seeds_file, "First crawl")
         with Store(config.db) as store:
             click.echo("\nReports found:\n" + report_table(store.reports()))
@@ -62,5 +63,5 @@ def run_demo(out: Path) -> int:
     finally:
         mirror.stop()
     click.echo(f"Done in {time.monotonic() - started:.1f} s. Database, seeds and logs are in {out}/")
-    click.echo(f"Try: nianbao events --db {out}/nianbao.db --json | nianbao reports --db {out}/nianbao.db")
+    click.echo(f"Try: nianbao events --db {config.db} --json   or   nianbao reports --db {config.db}")
     return max(first.exit_code, second.exit_code)
