@@ -44,7 +44,7 @@ def _stream(data: bytes, extra: bytes = b"") -> bytes:
     return b"<< /Length %d /Filter /FlateDecode %s>>\nstream\n%s\nendstream" % (len(packed), extra, packed)
 
 
-def _assemble(objs: list[bytes], title: str | None) -> bytes:
+def assemble_pdf(objs: list[bytes], title: str | None = None) -> bytes:
     """Objects 1..n (1 = catalog) into a PDF with an xref table and an Info dict."""
     info = len(objs) + 1
     objs = objs + [b"<< /Producer (nianbao mirror) " + (b"/Title " + _utf16(title) if title else b"") + b" >>"]
@@ -69,7 +69,7 @@ def _pages(contents: list[bytes], resources: bytes, extra_objs: list[bytes], tit
         objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources %s >>"
                     % (first_page + 2 * i + 1, resources))
         objs.append(_stream(content))
-    return _assemble(objs, title)
+    return assemble_pdf(objs, title)
 
 
 def text_pdf(paragraphs: list[str], title: str | None = None, rows: list[list[str]] | None = None) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 
+from monitor.mirror.docgen import assemble_pdf
 from monitor.mirror.model import Resp, html_resp
 
 ROBOTS = "User-agent: *\nDisallow: /private/\nDisallow: /trsnb/hidden/\n"
@@ -84,15 +85,7 @@ def minimal_pdf(line: str) -> bytes:
             b"/Resources << /Font << /F1 5 0 R >> >> >>",
             b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for n, obj in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (n, obj)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return assemble_pdf(objs)
 
 
 def pdf(line: str) -> Resp:
