@@ -185,7 +185,8 @@ def deliver_round(store: Store, channel: alerts.EmailChannel, now: datetime | No
             return RoundSummary(skipped=describe(holder))
         enqueued, touched = enqueue_new(store)
         job = _Round(store, channel, now, retry_max, hint)
-        job.run()
+        with channel.session():  # one SMTP connection for the round's mails
+            job.run()
         job.summary.enqueued = enqueued
         if feeds is not None:
             job.summary.feeds_written = write_feeds(store, feeds, touched)

@@ -40,9 +40,11 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.peers: list[tuple] = []  # the client address of each message's connection
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         self.envelopes.append(envelope)
+        self.peers.append(tuple(session.peer))
         return "250 Message accepted for delivery"
 
 

@@ -78,6 +78,7 @@ def test_backfill_and_immediate(store, smtp_server):
     assert summary.mails_sent == 3
     assert len({m["Message-ID"] for m in messages(smtp_server)}) == 3
     assert store.outbox_counts()["sent"] == 3
+    assert len(set(smtp_server.handler.peers)) == 1  # one SMTP connection for the whole round
 
 
 def test_smtp_down_backs_off_then_delivers_once(store):

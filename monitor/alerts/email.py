@@ -14,7 +14,8 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -65,6 +66,27 @@ class EmailChannel:
 
     def __init__(self, smtp: SmtpConfig) -> None:
         self.smtp = smtp
+        self._reuse = False
+        self._client: smtplib.SMTP | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[EmailChannel]:
+        """Send every message inside the block over one SMTP connection (one delivery
+        round): connect, STARTTLS and login once instead of once per mail."""
+        self._reuse = True
+        try:
+            yield self
+        finally:
+            self._reuse = False
+            self._drop()
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
 
     def build_message(
         self,
@@ -126,7 +148,7 @@ class EmailChannel:
             raise self._error(True, f"{type(exc).__name__}: {exc}") from None
         logger.info("Sent %s to %s", message["Message-ID"], message["To"])
 
-    def _send(self, message: EmailMessage) -> None:
+    def _connect(self) -> smtplib.SMTP:
         cfg = self.smtp
         if cfg.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -134,12 +156,36 @@ class EmailChannel:
             )
         else:
             client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-        with client:
+        try:
             if cfg.security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if cfg.user:
                 client.login(cfg.user, cfg.password or "")
-            client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _send(self, message: EmailMessage) -> None:
+        if not self._reuse:
+            with self._connect() as client:
+                client.send_message(message)
+            return
+        if self._client is not None:
+            try:
+                self._client.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected:  # the server closed an idle connection
+                self._client = None
+            except BaseException:
+                self._drop()  # a connection in an unknown state is not reused
+                raise
+        self._client = self._connect()
+        try:
+            self._client.send_message(message)
+        except BaseException:
+            self._drop()
+            raise
 
     def _error(self, retryable: bool, detail: str) -> DeliveryError:
         """A DeliveryError whose text is scrubbed of the password, logged at warning level."""
