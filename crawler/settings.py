@@ -31,6 +31,10 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # attachments can be large; HTML is capped 
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
+# A crawl that grows past this closes itself (finish_reason memusage_exceeded); the run
+# is then recorded as failed and judged on nothing (no removals).
+MEMUSAGE_ENABLED = True
+MEMUSAGE_LIMIT_MB = 1536
 LOG_LEVEL = "INFO"
 DEPTH_LIMIT = 0  # list pagination can be long; nianbao caps lists and pages per portal itself
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

@@ -167,7 +167,8 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
             status, detail = portal_health(row)
             store.set_portal_health(run_id, row["portal_id"], status, detail)
             portals.append({**row, "status": status, "detail": detail})
-    healthy = {p["portal_id"]: code == 0 and p["status"] == "ok" for p in portals}
+    stopped = stats.get("finish_reason") not in (None, "", "finished")  # memusage, shutdown, ...
+    healthy = {p["portal_id"]: code == 0 and not stopped and p["status"] == "ok" for p in portals}
     started = time.monotonic()
     events = detect.detect(store, run_id, healthy, removal_runs)
     stats["detect_seconds"] = round(time.monotonic() - started, 3)
@@ -175,6 +176,9 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
         status = "failed"
         detail = f"crawl process exited with {code}" + (f": {stderr_tail.strip().splitlines()[-1]}"
                                                         if stderr_tail.strip() else "")
+        logger.error("Run %s: %s", run_id, detail)
+    elif stopped:
+        status, detail = "failed", f"crawl stopped early: {stats['finish_reason']}"
         logger.error("Run %s: %s", run_id, detail)
     else:
         bad = [p["portal_id"] for p in portals if p["status"] != "ok"]

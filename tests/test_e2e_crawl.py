@@ -75,3 +75,12 @@ def test_failing_portals_are_recorded_and_others_still_crawled(mirror, cli, db_p
     text = cli("crawl", "--seeds", str(seeds), *LOCAL, "-s", "RETRY_TIMES=0", db=db_path)
     assert text.returncode == 1 and "Traceback" not in text.stdout + text.stderr
     assert "FAILED" in text.stdout and "refused" in text.stdout
+
+
+def test_a_crawl_over_its_memory_limit_is_a_failed_run(mirror, cli, db_path, tmp_path):
+    seeds = tmp_path / "seeds.toml"
+    mirror.seeds_toml(seeds)
+    result, summary = crawl(cli, seeds, db_path, "-s", "MEMUSAGE_LIMIT_MB=20", "-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.05")
+    assert result.returncode == 1
+    assert summary["status"] == "failed" and "memusage_exceeded" in summary["detail"]
+    assert summary["removed"] == 0
