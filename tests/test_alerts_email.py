@@ -12,7 +12,7 @@ from aiosmtpd.smtp import AuthResult
 from monitor.alerts import DeliveryError, EmailChannel, deliver, message_id_for
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
-from tests.conftest_smtp import RejectingHandler, free_port, run_smtp, smtp_server  # noqa: F401
+from tests.conftest_smtp import RejectingHandler, free_port, run_smtp
 
 HOSTILE = "<script>alert(1)</script>"
 PASSWORD = "s3cret-Pa55word"

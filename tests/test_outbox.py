@@ -21,7 +21,7 @@ from monitor.alerts import EmailChannel
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from monitor.store import Store
-from tests.conftest_smtp import RecordingHandler, RejectingHandler, free_port, run_smtp, smtp_server  # noqa: F401
+from tests.conftest_smtp import RecordingHandler, RejectingHandler, free_port, run_smtp
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -41,7 +41,7 @@ def dated(start: date, n: int, step: int, rnd: random.Random) -> list[str]:
 
 def news(rnd: random.Random, stamps: list[str], path_of, source: str, idx) -> list[Article]:
     out = []
-    for i, stamp in enumerate(stamps):
+    for stamp in stamps:
         title = rnd.choice(NEWS).format(t=rnd.choice(TOPICS))
         n = next(idx)
         out.append(Article(key=f"news-{n}", path=path_of(stamp, n), title=title, date=stamp,
@@ -98,7 +98,7 @@ def zhejiang() -> Portal:
 
 def xxgk(rnd: random.Random, unit: str, stamps: list[str], path_of, source: str) -> list[Article]:
     out = []
-    for i, (stamp, tpl) in enumerate(zip(stamps, rnd.sample(XXGK, len(stamps)))):
+    for i, (stamp, tpl) in enumerate(zip(stamps, rnd.sample(XXGK, len(stamps)), strict=True)):
         title = tpl.format(n=unit)
         out.append(Article(key=f"xxgk-{i}", path=path_of(stamp, i), title=title, date=stamp,
                            body=filler_body(rnd, title), source=source, index_no=f"{stamp[:4]}-{i:05d}"))
