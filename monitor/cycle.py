@@ -30,7 +30,8 @@ ProgressFn = Callable[[dict], None]
 
 @dataclass
 class CrawlResult:
-    """What a crawl did. ``exit_code`` is 0 when every portal was healthy, 1 otherwise."""
+    """What a crawl did. ``status``: ok (every portal healthy), partial (some were not),
+    failed (none was, or the crawl process failed). ``exit_code`` is 0 only for ok."""
 
     run_id: int
     status: str
@@ -182,7 +183,7 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
         logger.error("Run %s: %s", run_id, detail)
     else:
         bad = [p["portal_id"] for p in portals if p["status"] != "ok"]
-        status = "partial" if bad else "ok"
+        status = "ok" if not bad else "failed" if len(bad) == len(portals) else "partial"
         detail = f"portals not healthy: {', '.join(bad)}" if bad else ""
     store.finish_run(run_id, status, stats, detail)
     return CrawlResult(run_id, status, portals, events, stats, store.problems(run_id), log_file, detail)
