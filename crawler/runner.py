@@ -36,6 +36,7 @@ def build_settings(job: dict) -> Settings:
     settings.set("NIANBAO_FETCH_STATE", job.get("fetch_state"), priority="cmdline")
     if job.get("log_file"):
         settings.set("LOG_FILE", job["log_file"], priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", bool(job.get("log_file")), priority="cmdline")
     return settings
 
 
@@ -48,7 +49,7 @@ def seed_from_dict(data: dict) -> Seed:
 
 def run(job: dict) -> dict:
     """Crawl the job's seeds; return the final Scrapy stats."""
-    process = CrawlerProcess(build_settings(job), install_root_handler=bool(job.get("log_file")))
+    process = CrawlerProcess(build_settings(job))
     crawler = process.create_crawler(PortalSpider)
     process.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
     process.start()

@@ -45,6 +45,7 @@ def build_settings(job: dict) -> Settings:
     settings.set("ITEM_PIPELINES", {"crawler.adapters.check.PrintListingsPipeline": 100}, priority="cmdline")
     settings.set("EXTENSIONS", {}, priority="cmdline")
     settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     return settings
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
         return 2
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    process = CrawlerProcess(build_settings(job), install_root_handler=False)
+    process = CrawlerProcess(build_settings(job))
     process.crawl(PortalSpider, seeds=[seed_from_dict(s) for s in job["seeds"]])
     process.start()
     return 0
