@@ -49,6 +49,8 @@ class ExtractPipeline:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.workers"])
         self.pool = ProcessPoolExecutor(self.n_workers, mp_context=context, initializer=workers.warm_up)
+        for _ in range(self.n_workers):  # start the workers now, while robots.txt and lists load
+            self.pool.submit(workers.ready)
 
     def close_spider(self) -> None:
         if self.pool:

@@ -15,6 +15,11 @@ def warm_up() -> None:
     extract_page(b"<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
 
 
+def ready() -> bool:
+    """A no-op task: submitting it makes the pool start a worker process ahead of need."""
+    return True
+
+
 def extract_job(body: bytes, url: str, content_type: str, default_issuer: str,
                 prior_fp: str | None, anchor: str = "") -> Extracted | None:
     """Full extraction, or None when the body fingerprint equals ``prior_fp``.

@@ -17,6 +17,41 @@ from crawler import heuristics
 
 PAGER_TEXT = re.compile(r"^(下一?页|后页|尾页|末页|下页|>|>>|»|›|\d{1,3})$")
 PAGER_HREF = re.compile(r"(index|list|default)_\d+\.s?html?$|[?&](page|pageNo|pageIndex|p)=\d+", re.IGNORECASE)
+# A numbered list page: ".../index_12.html" or "...?page=12" (the number in group "n").
+NUMBERED_PAGE = re.compile(
+    r"^(?P<head>.*(?:index|list|default)_)(?P<n>\d+)(?P<tail>\.s?html?)$"
+    r"|^(?P<qhead>.*[?&](?:page|pageNo|pageIndex|p)=)(?P<qn>\d+)(?P<qtail>(?:&.*)?)$",
+    re.IGNORECASE,
+)
+
+
+def page_range(urls: list[str], limit: int) -> list[str]:
+    """All numbered list pages up to the highest one linked (the 尾页 link), so a long list
+    is fetched in parallel instead of one 下一页 hop at a time. Only when every numbered
+    link shares one pattern and the highest number is at most ``limit``.
+
+    >>> page_range(["http://x/col/index_2.html", "http://x/col/index_5.html"], 60)[-2:]
+    ['http://x/col/index_4.html', 'http://x/col/index_5.html']
+    >>> len(page_range(["http://x/l?page=2&c=1", "http://x/l?page=40&c=1"], 60))
+    40
+    >>> page_range(["http://x/a/index_2.html", "http://x/b/index_9.html"], 60)
+    []
+    """
+    shapes, top = set(), 0
+    for url in urls:
+        m = NUMBERED_PAGE.match(url)
+        if not m:
+            continue
+        if m.group("n") is not None:
+            shapes.add((m.group("head"), m.group("tail")))
+            top = max(top, int(m.group("n")))
+        else:
+            shapes.add((m.group("qhead"), m.group("qtail")))
+            top = max(top, int(m.group("qn")))
+    if len(shapes) != 1 or not 1 < top <= limit:
+        return []
+    head, tail = shapes.pop()
+    return [f"{head}{n}{tail}" for n in range(1, top + 1)]
 COLUMN_TEXT = re.compile(r"(年报|年度报告)")
 ARTICLE_HREF = re.compile(r"/art/\d{4}/|/art_[0-9a-f]+\.html|/t\d{8}_\d+\.s?html?$|/content/[0-9a-f-]{16,}")
 RENDERING_TEXT = re.compile(r"^(繁體|繁体|繁體版|繁体版|big5)$", re.IGNORECASE)

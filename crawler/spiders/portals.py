@@ -41,6 +41,7 @@ from crawler.spiders.fetching import (
     failure_kind,
     is_html,
     now_iso,
+    page_range,
     response_text,
 )
 
@@ -210,12 +211,19 @@ class PortalSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"nianbao/list_pages/{adapter}")
         reports: dict[str, str] = {}
         if own_links:
+            pagers = []
             for url, text in self.links(response, seed):
                 if heuristics.is_report_title(text) and heuristics.report_year(text):
                     reports.setdefault(url, text)
                     continue
                 hop = self.list_hop(url, text, depth)
+                if hop == 0:
+                    pagers.append(url)
                 request = self.listing_request(seed, url, depth + hop) if hop is not None else None
+                if request:
+                    yield request
+            for url in page_range(pagers, self.settings.getint("NIANBAO_MAX_LIST_PAGES")):
+                request = self.listing_request(seed, url, depth)
                 if request:
                     yield request
         fragments = [Selector(text=f) for f in page.fragments]
