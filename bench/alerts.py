@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import outbox  # noqa: E402
-from monitor.alerts import EmailChannel  # noqa: E402
-from monitor.config import SmtpConfig  # noqa: E402
-from monitor.models import Event, NumberChange, Subscription  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor import outbox
+from monitor.alerts import EmailChannel
+from monitor.config import SmtpConfig
+from monitor.models import Event, NumberChange, Subscription
+from monitor.store import Store
 
 SERVER = """
 import signal, sys
@@ -54,12 +54,21 @@ def make_events(n: int, rng: random.Random) -> list[Event]:
         region, issuer = rng.choice(issuers)
         kind = rng.choices(["new", "edited", "removed", "moved"], [60, 30, 5, 5])[0]
         a = rng.randint(10, 999)
-        out.append(Event(
-            kind, i + 1, f"https://www.example.gov.cn/{i}/art.html", title=f"{issuer}2025年政府信息公开工作年度报告<b>",
-            issuer=issuer, region=region, portal_id=f"p{i % 90}", year=rng.choice([2024, 2025]),
-            diff=DIFF.format(a=a, b=a + 1) if kind == "edited" else "",
-            sections=["三"] if kind == "edited" else [],
-            numbers=[NumberChange("予以公开", str(a), str(a + 1))] if kind == "edited" else []))
+        out.append(
+            Event(
+                kind,
+                i + 1,
+                f"https://www.example.gov.cn/{i}/art.html",
+                title=f"{issuer}2025年政府信息公开工作年度报告<b>",
+                issuer=issuer,
+                region=region,
+                portal_id=f"p{i % 90}",
+                year=rng.choice([2024, 2025]),
+                diff=DIFF.format(a=a, b=a + 1) if kind == "edited" else "",
+                sections=["三"] if kind == "edited" else [],
+                numbers=[NumberChange("予以公开", str(a), str(a + 1))] if kind == "edited" else [],
+            )
+        )
     return out
 
 
@@ -70,7 +79,9 @@ def make_subscriptions(n: int, immediate: float, rng: random.Random) -> list[Sub
         kind = i % 10
         province = rng.choice(list(PROVINCES))
         if kind < 4:  # one issuer
-            sub = Subscription(f"u{i}@example.org", issuer=f"{PROVINCES[province]}第{rng.randrange(34)}市")
+            sub = Subscription(
+                f"u{i}@example.org", issuer=f"{PROVINCES[province]}第{rng.randrange(34)}市"
+            )
         elif kind < 7:  # one province, one year
             sub = Subscription(f"u{i}@example.org", region=province, year=2025)
         elif kind < 9:  # a keyword
@@ -86,12 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subs", type=int, default=1000)
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--immediate", type=float, default=0.05, help="share of immediate subscribers")
+    parser.add_argument(
+        "--immediate", type=float, default=0.05, help="share of immediate subscribers"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(7)
     port = 20000 + rng.randrange(20000)
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE, text=True
+    )
     assert server.stdout.readline().strip() == "ready"
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         for sub in make_subscriptions(args.subs, args.immediate, rng):
@@ -102,17 +117,23 @@ def main() -> None:
                 store.add_event(event)
         crawl_end = time.perf_counter()
         channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=port, sender="bench@example.org"))
-        summary = outbox.deliver_round(store, channel, feeds=outbox.FeedOptions(Path(tmp) / "feeds", link="http://x/"))
+        summary = outbox.deliver_round(
+            store, channel, feeds=outbox.FeedOptions(Path(tmp) / "feeds", link="http://x/")
+        )
         done = time.perf_counter()
         counts = store.outbox_counts()
     server.terminate()
     accepted = int(server.communicate(timeout=30)[0].split()[-1])
     wall = done - crawl_end
     print(f"{args.subs} subscriptions x {args.events} events (recorded in {crawl_end - t0:.2f} s)")
-    print(f"matched deliveries {summary.enqueued}; mails sent {summary.mails_sent}, accepted by server {accepted}")
+    print(
+        f"matched deliveries {summary.enqueued}; mails sent {summary.mails_sent}, accepted by server {accepted}"
+    )
     print(f"outbox: {counts}")
     print(f"crawl end -> last mail accepted (incl. {summary.feeds_written} feeds): {wall:.2f} s")
-    print(f"deliveries/s {summary.deliveries_sent / wall:.0f}; mails/s {summary.mails_sent / wall:.1f}")
+    print(
+        f"deliveries/s {summary.deliveries_sent / wall:.0f}; mails/s {summary.mails_sent / wall:.1f}"
+    )
 
 
 if __name__ == "__main__":

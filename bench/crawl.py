@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import TreeSampler  # noqa: E402
-from crawler.seeds import load_seeds  # noqa: E402
-from monitor import cycle  # noqa: E402
-from monitor.config import Config  # noqa: E402
-from monitor.mirror import MirrorServer  # noqa: E402
+from bench._common import TreeSampler
+from crawler.seeds import load_seeds
+from monitor import cycle
+from monitor.config import Config
+from monitor.mirror import MirrorServer
 
 
 def one_pass(config: Config, seeds, label: str, pages: int) -> dict:
@@ -33,19 +33,28 @@ def one_pass(config: Config, seeds, label: str, pages: int) -> dict:
     cpu = tree.cpu_seconds
     counts = result.counts()
     row = {
-        "pass": label, "wall_s": wall, "reports": counts["reports_found"], "pages_per_s": pages / wall,
-        "cpu_ms_per_page": 1000 * cpu / pages, "peak_rss_mb": tree.peak_rss / 2**20,
+        "pass": label,
+        "wall_s": wall,
+        "reports": counts["reports_found"],
+        "pages_per_s": pages / wall,
+        "cpu_ms_per_page": 1000 * cpu / pages,
+        "peak_rss_mb": tree.peak_rss / 2**20,
         "peak_pss_mb": tree.peak_pss / 2**20,
-        "new": counts["new"], "edited": counts["edited"], "errors": counts["errors"],
-        "extracted": result.stats.get("extracted", 0), "status": result.status,
+        "new": counts["new"],
+        "edited": counts["edited"],
+        "errors": counts["errors"],
+        "extracted": result.stats.get("extracted", 0),
+        "status": result.status,
     }
-    print(f"{label:<10} {wall:7.2f} s  {row['pages_per_s']:7.1f} report pages/s  "
-          f"{row['cpu_ms_per_page']:6.1f} CPU ms/page  peak RSS {row['peak_rss_mb']:4.0f} MB "
-          f"(PSS {row['peak_pss_mb']:4.0f} MB)  "
-          f"reports {row['reports']}  extracted {row['extracted']}  new {row['new']}  "
-          f"edited {row['edited']}  errors {row['errors']}  [{row['status']}]  "
-          f"(crawl process {result.stats.get('elapsed', 0):.1f} s, detect {result.stats.get('detect_seconds', 0):.2f} s)",
-          flush=True)
+    print(
+        f"{label:<10} {wall:7.2f} s  {row['pages_per_s']:7.1f} report pages/s  "
+        f"{row['cpu_ms_per_page']:6.1f} CPU ms/page  peak RSS {row['peak_rss_mb']:4.0f} MB "
+        f"(PSS {row['peak_pss_mb']:4.0f} MB)  "
+        f"reports {row['reports']}  extracted {row['extracted']}  new {row['new']}  "
+        f"edited {row['edited']}  errors {row['errors']}  [{row['status']}]  "
+        f"(crawl process {result.stats.get('elapsed', 0):.1f} s, detect {result.stats.get('detect_seconds', 0):.2f} s)",
+        flush=True,
+    )
     return row
 
 
@@ -61,7 +70,9 @@ def main() -> None:
             mirror.seeds_toml(seeds_file)
             seeds = load_seeds([seeds_file], only=["bench"])
             settings = {
-                "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
                 "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100,
                 "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50,
             }
@@ -69,10 +80,12 @@ def main() -> None:
             print(f"{args.pages} report pages on {mirror.url('/')}; 2 passes into a fresh DB")
             first = one_pass(config, seeds, "first", args.pages)
             second = one_pass(config, seeds, "unchanged", args.pages)
-            print(f"unchanged pass is {first['wall_s'] / second['wall_s']:.1f}x faster than the first "
-                  f"(goal ≥ 3x); first pass {first['pages_per_s']:.1f} pages/s (goal ≥ 45); "
-                  f"peak RSS {max(first['peak_rss_mb'], second['peak_rss_mb']):.0f} MB, PSS "
-                  f"{max(first['peak_pss_mb'], second['peak_pss_mb']):.0f} MB (goal < 400)")
+            print(
+                f"unchanged pass is {first['wall_s'] / second['wall_s']:.1f}x faster than the first "
+                f"(goal ≥ 3x); first pass {first['pages_per_s']:.1f} pages/s (goal ≥ 45); "
+                f"peak RSS {max(first['peak_rss_mb'], second['peak_rss_mb']):.0f} MB, PSS "
+                f"{max(first['peak_pss_mb'], second['peak_pss_mb']):.0f} MB (goal < 400)"
+            )
     finally:
         mirror.stop()
 

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.seeds import load_seeds  # noqa: E402
-from monitor import cycle  # noqa: E402
-from monitor.config import Config  # noqa: E402
-from monitor.differ import diff_text  # noqa: E402
-from monitor.mirror.noise import Fresh, Noise, relayout  # noqa: E402
-from monitor.mirror.synthetic import Synthetic  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from crawler.seeds import load_seeds
+from monitor import cycle
+from monitor.config import Config
+from monitor.differ import diff_text
+from monitor.mirror.noise import Fresh, Noise, relayout
+from monitor.mirror.synthetic import Synthetic
+from monitor.store import Store
 
 PARA_END = '</div>\n<div class="tools">'
 CELL = re.compile(r'(<span style="font-family:宋体;font-size:10\.5pt">)(\d+)(</span>)')
@@ -42,29 +42,33 @@ ROW = re.compile(r"<tr>(?:(?!<tr>).)*?</tr></table>", re.S)
 
 def edit_digit(page: str) -> str:
     m = CELL.search(page)
-    return page[: m.start(2)] + str(int(m.group(2)) + 1) + page[m.end(2):]
+    return page[: m.start(2)] + str(int(m.group(2)) + 1) + page[m.end(2) :]
 
 
 def edit_char(page: str) -> str:
     m = list(PROSE.finditer(page))[1]
     pos = m.start(1) + 12
-    return page[:pos] + ("某" if page[pos] != "某" else "甲") + page[pos + 1:]
+    return page[:pos] + ("某" if page[pos] != "某" else "甲") + page[pos + 1 :]
 
 
 def add_paragraph(page: str) -> str:
-    return page.replace(PARA_END, '<p style="text-indent:2em;">本年度另行补充说明：已完成全部整改事项。</p>\n' + PARA_END, 1)
+    return page.replace(
+        PARA_END,
+        '<p style="text-indent:2em;">本年度另行补充说明：已完成全部整改事项。</p>\n' + PARA_END,
+        1,
+    )
 
 
 def remove_paragraph(page: str) -> str:
     m = list(PROSE.finditer(page))[-1]
-    return page[: m.start()] + page[m.end():]
+    return page[: m.start()] + page[m.end() :]
 
 
 def add_row(page: str) -> str:
     m = ROW.search(page, page.index('<div id="zoom">'))  # a row of the report's own table
     row = m.group(0)[: -len("</table>")]
     new_row = re.sub(r">(\d+)<", lambda d: f">{int(d.group(1)) + 7}<", row)
-    return page[: m.start()] + row + new_row + "</table>" + page[m.end():]
+    return page[: m.start()] + row + new_row + "</table>" + page[m.end() :]
 
 
 EDITS = [edit_digit, edit_char, add_paragraph, remove_paragraph, add_row]
@@ -102,8 +106,12 @@ def serve(site: Site) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as portal web servers do
 
-        def do_GET(self) -> None:  # noqa: N802
-            body = b"User-agent: *\nAllow: /\n" if self.path == "/robots.txt" else site.answer(self.path)
+        def do_GET(self) -> None:
+            body = (
+                b"User-agent: *\nAllow: /\n"
+                if self.path == "/robots.txt"
+                else site.answer(self.path)
+            )
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body or b"")))
@@ -132,21 +140,38 @@ def main() -> None:
         seeds_file = Path(tmp) / "seeds.toml"
         seeds_file.write_text(
             f'[[portal]]\nid = "bench"\nname = "基准测试门户"\nregion = "测试"\n'
-            f'start_urls = ["{base}/bench/list/index.html"]\nallow = ["{base}/bench/"]\n', encoding="utf-8")
+            f'start_urls = ["{base}/bench/list/index.html"]\nallow = ["{base}/bench/"]\n',
+            encoding="utf-8",
+        )
         seeds = load_seeds([seeds_file])
-        config = Config(db=Path(tmp) / "noise.db", settings={
-            "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-            "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100, "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50})
-        print(f"{args.pages} noisy report pages on {base}; {args.passes} noise-only passes, then {args.edits} edits")
+        config = Config(
+            db=Path(tmp) / "noise.db",
+            settings={
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100,
+                "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50,
+            },
+        )
+        print(
+            f"{args.pages} noisy report pages on {base}; {args.passes} noise-only passes, then {args.edits} edits"
+        )
 
         def crawl(label: str) -> tuple[cycle.CrawlResult, float]:
             t0 = time.monotonic()
             result = cycle.crawl(config, seeds, trigger="bench")
             wall = time.monotonic() - t0
-            kinds = {k: v for k, v in result.counts().items() if k in ("new", "edited", "removed", "moved") and v}
-            print(f"{label:<12} {wall:6.2f} s  {args.pages / wall:6.1f} pages/s  extracted "
-                  f"{result.stats.get('extracted', 0):>5}  events {kinds or '{}'}  errors {len(result.problems)}",
-                  flush=True)
+            kinds = {
+                k: v
+                for k, v in result.counts().items()
+                if k in ("new", "edited", "removed", "moved") and v
+            }
+            print(
+                f"{label:<12} {wall:6.2f} s  {args.pages / wall:6.1f} pages/s  extracted "
+                f"{result.stats.get('extracted', 0):>5}  events {kinds or '{}'}  errors {len(result.problems)}",
+                flush=True,
+            )
             return result, wall
 
         first, first_wall = crawl("first")
@@ -162,19 +187,28 @@ def main() -> None:
         result, _ = crawl("edits")
         edited_urls = {f"{base}{p}" for p in site.edited}
         hits = {e.url for e in result.events if e.kind == "edited" and e.url in edited_urls}
-        false_alerts += len([e for e in result.events if e.url not in edited_urls or e.kind != "edited"])
+        false_alerts += len(
+            [e for e in result.events if e.url not in edited_urls or e.kind != "edited"]
+        )
         with Store(config.db) as store:
-            pairs = [(store.version(e.old_version_id)["text"], store.version(e.new_version_id)["text"])
-                     for e in result.events if e.kind == "edited"]
+            pairs = [
+                (store.version(e.old_version_id)["text"], store.version(e.new_version_id)["text"])
+                for e in result.events
+                if e.kind == "edited"
+            ]
         t0 = time.perf_counter()
         for old, new in pairs:
             diff_text(old, new)
         diff_ms = 1000 * (time.perf_counter() - t0) / max(1, len(pairs))
     server.shutdown()
     median_noise = sorted(noise_walls)[len(noise_walls) // 2]
-    print(f"false alerts: {false_alerts} (goal 0); missed edits: {len(edited_urls - hits)} of {args.edits} (goal 0)")
-    print(f"noise-only pass (median) {first_wall / median_noise:.1f}x faster than the first crawl (goal ≥ 3x); "
-          f"diff {diff_ms:.2f} ms per edited report")
+    print(
+        f"false alerts: {false_alerts} (goal 0); missed edits: {len(edited_urls - hits)} of {args.edits} (goal 0)"
+    )
+    print(
+        f"noise-only pass (median) {first_wall / median_noise:.1f}x faster than the first crawl (goal ≥ 3x); "
+        f"diff {diff_ms:.2f} ms per edited report"
+    )
 
 
 if __name__ == "__main__":

@@ -37,12 +37,27 @@ def one_pass(mirror: MirrorServer, config: Config, seeds, label: str, n_reports:
     wall = time.monotonic() - t0
     requests = len(mirror.requests_seen)
     conditional = sum(1 for _, _, h in mirror.requests_seen if "If-None-Match" in h)
-    row = {"pass": label, "wall_s": round(wall, 2), "requests": requests, "conditional": conditional,
-           "requests_per_report": round(requests / n_reports, 2), "extracted": result.stats.get("extracted", 0),
-           "events": dict(Counter(e.kind for e in result.events)), "status": result.status}
-    logger.info("%-9s %6.2f s  %5d requests (%.2f per report, %d conditional)  extracted %d  events %s  [%s]",
-                label, wall, requests, row["requests_per_report"], conditional, row["extracted"], row["events"],
-                row["status"])
+    row = {
+        "pass": label,
+        "wall_s": round(wall, 2),
+        "requests": requests,
+        "conditional": conditional,
+        "requests_per_report": round(requests / n_reports, 2),
+        "extracted": result.stats.get("extracted", 0),
+        "events": dict(Counter(e.kind for e in result.events)),
+        "status": result.status,
+    }
+    logger.info(
+        "%-9s %6.2f s  %5d requests (%.2f per report, %d conditional)  extracted %d  events %s  [%s]",
+        label,
+        wall,
+        requests,
+        row["requests_per_report"],
+        conditional,
+        row["extracted"],
+        row["events"],
+        row["status"],
+    )
     return row
 
 
@@ -57,7 +72,13 @@ def found_per_family(mirror: MirrorServer, config: Config) -> None:
         counts[1] += len(expected)
         counts[2] += len({u for u in got if f"/{pid}/" in u} - expected)
     for mechanism, (hit, total, extra) in sorted(per.items()):
-        logger.info("%-17s reports found %4d / %4d expected  (%d not expected)", mechanism, hit, total, extra)
+        logger.info(
+            "%-17s reports found %4d / %4d expected  (%d not expected)",
+            mechanism,
+            hit,
+            total,
+            extra,
+        )
 
 
 def main() -> None:
@@ -74,17 +95,34 @@ def main() -> None:
             mirror.seeds_toml(seeds_file)
             ids = list(mirror._site.cms)
             seeds = load_seeds([seeds_file], only=ids)
-            settings = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16}
+            settings = {
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            }
             config = Config(db=Path(tmp) / "bench.db", settings=settings)
             n = sum(len(mirror.expected_reports(pid)) for pid in ids)
-            logger.info("%d portals × %d reports (%d expected) on %s", args.portals, args.reports, n, mirror.url("/"))
+            logger.info(
+                "%d portals × %d reports (%d expected) on %s",
+                args.portals,
+                args.reports,
+                n,
+                mirror.url("/"),
+            )
             first = one_pass(mirror, config, seeds, "first", n)
             found_per_family(mirror, config)
             second = one_pass(mirror, config, seeds, "unchanged", n)
-            logger.info("requests per report: first %.2f, unchanged %.2f (%d of %d requests conditional); "
-                        "extracted on the unchanged pass: %d; wall %.1f s + %.1f s",
-                        first["requests_per_report"], second["requests_per_report"], second["conditional"],
-                        second["requests"], second["extracted"], first["wall_s"], second["wall_s"])
+            logger.info(
+                "requests per report: first %.2f, unchanged %.2f (%d of %d requests conditional); "
+                "extracted on the unchanged pass: %d; wall %.1f s + %.1f s",
+                first["requests_per_report"],
+                second["requests_per_report"],
+                second["conditional"],
+                second["requests"],
+                second["extracted"],
+                first["wall_s"],
+                second["wall_s"],
+            )
     finally:
         mirror.stop()
 

@@ -36,21 +36,32 @@ THIN_CHARS = 200
 CONTAINERS = etree.XPath(
     "//*[@id='zoom' or @id='zoomcon' or @id='ivs_content'] | //*[@class][contains(@class, 'TRS_Editor')"
     " or contains(@class, 'Custom_UnionStyle') or contains(@class, 'xxgk_content') or contains(@class, 'act_m')"
-    " or contains(@class, 'article-content')] | //ucapcontent")
+    " or contains(@class, 'article-content')] | //ucapcontent"
+)
 COVER_CHARS = 300
 MAGIC = ((b"%PDF", "pdf"), (b"PK\x03\x04", "docx"), (b"\xd0\xcf\x11\xe0", "doc"))
-CTYPES = {"application/pdf": "pdf", "application/msword": "doc", "application/vnd.ms-works": "wps",
-          "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-          "application/kswps": "wps", "application/wps-office.wps": "wps", "application/ofd": "ofd"}
+CTYPES = {
+    "application/pdf": "pdf",
+    "application/msword": "doc",
+    "application/vnd.ms-works": "wps",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/kswps": "wps",
+    "application/wps-office.wps": "wps",
+    "application/ofd": "ofd",
+}
 EXTS = re.compile(r"\.(pdf|docx|doc|wps|ofd|xlsx|xls)$", re.IGNORECASE)
 CONVERTERS = {"doc": (("antiword", "-w", "0"), ("catdoc", "-w")), "wps": (("catdoc", "-w"),)}
-PAGE_NUMBER = re.compile(r"^[-—–－]\s*\d+\s*[-—–－]$|^第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?$|^\d{1,3}$")
-HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)|\d{1,2}\.(?!\d))")
+PAGE_NUMBER = re.compile(
+    r"^[-—–－]\s*\d+\s*[-—–－]$|^第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?$|^\d{1,3}$"
+)
+HEADING = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)|\d{1,2}\.(?!\d))"
+)
 ROW_END = re.compile(r"(?:\s\d+(?:\.\d+)?){3,}$")  # a table row: ends in three or more numbers
 
 
 def kind_of(url: str, content_type: str = "", body: bytes = b"") -> str | None:
-    """"pdf", "docx", "doc", "wps", … for a file answer; None for a page.
+    """ "pdf", "docx", "doc", "wps", … for a file answer; None for a page.
 
     Magic bytes win (an HTML error page at a .pdf address is a page), then the
     Content-Type, then the file name in the URL.
@@ -89,7 +100,7 @@ def body_stats(body: bytes, content_type: str = "") -> tuple[int, int]:
     """(non-space characters, images) in an HTML page's body container (``find_body``)."""
     try:
         tree = lxml_html.document_fromstring(decode_html(body, content_type) or "<html></html>")
-    except Exception:  # noqa: BLE001 (lxml raises several kinds on junk)
+    except Exception:
         return COVER_CHARS, 0
     known = CONTAINERS(tree)  # a known container counts even when (nearly) empty
     node = known[0] if known else find_body(tree)
@@ -124,7 +135,7 @@ def pdf_text(body: bytes) -> tuple[str, str, int]:
         title = str((reader.metadata or {}).get("/Title") or "")
         pages = [page.extract_text() or "" for page in reader.pages]
         return "\n".join(pages), title, len(pages)
-    except Exception as exc:  # noqa: BLE001 (pypdf raises many kinds on damaged files)
+    except Exception as exc:
         logger.info("pypdf failed (%r), trying pdfminer", exc)
     from pdfminer.high_level import extract_text
 
@@ -158,7 +169,14 @@ def reflow(raw: str) -> list[str]:
 
 
 def _join(left: str, right: str) -> str:
-    if left and right and left[-1].isascii() and right[0].isascii() and left[-1].isalpha() and right[0].isalpha():
+    if (
+        left
+        and right
+        and left[-1].isascii()
+        and right[0].isascii()
+        and left[-1].isalpha()
+        and right[0].isalpha()
+    ):
         return left + " " + right
     return left + right
 
@@ -223,8 +241,11 @@ def first_lines_title(lines: list[str]) -> str:
 def pick_title(candidates: list[str]) -> str:
     """The first candidate naming a report with a year, else one naming a report, else any."""
     clean = [" ".join(c.split()) for c in candidates if c and c.strip()]
-    for ok in (lambda t: heuristics.is_report_title(t) and heuristics.report_year(t),
-               heuristics.is_report_title, bool):
+    for ok in (
+        lambda t: heuristics.is_report_title(t) and heuristics.report_year(t),
+        heuristics.is_report_title,
+        bool,
+    ):
         found = next((t for t in clean if ok(t)), "")
         if found:
             return found
@@ -248,8 +269,9 @@ def read_text(body: bytes, kind: str) -> tuple[str, str, str]:
     return raw or "", "", "unsupported"
 
 
-def extract_document(body: bytes, url: str, content_type: str = "", anchor: str = "",
-                     default_issuer: str = "") -> Extracted:
+def extract_document(
+    body: bytes, url: str, content_type: str = "", anchor: str = "", default_issuer: str = ""
+) -> Extracted:
     """Extract title, issuer, year and normalised text from a PDF/DOCX/DOC/WPS file.
 
     Args:
@@ -260,9 +282,14 @@ def extract_document(body: bytes, url: str, content_type: str = "", anchor: str 
     kind = kind_of(url, content_type, body) or "pdf"
     try:
         raw, meta_title, empty_quality = read_text(body, kind)
-    except Exception as exc:  # noqa: BLE001 (a damaged or truncated file)
+    except Exception as exc:
         logger.info("Cannot read %s as %s: %r", url, kind, exc)
-        return Extracted(title=anchor, problem="error", quality="unsupported", reason=f"cannot read {kind}: {exc!r}"[:200])
+        return Extracted(
+            title=anchor,
+            problem="error",
+            quality="unsupported",
+            reason=f"cannot read {kind}: {exc!r}"[:200],
+        )
     text = textnorm.normalise(raw)
     lines = text.splitlines()
     title = pick_title([meta_title, first_lines_title(lines), anchor, _file_name(url)])
@@ -272,14 +299,24 @@ def extract_document(body: bytes, url: str, content_type: str = "", anchor: str 
     is_report, reason = heuristics.classify_report(title, text)
     issuer = heuristics.issuer_from_title(title) or default_issuer
     return Extracted(
-        title=title, issuer=issuer, year=heuristics.report_year(title) or heuristics.report_year(anchor),
-        published=None, is_report=is_report, reason=f"{kind}: {reason}", text=text,
-        text_sha=textnorm.content_hash(text), body_fp="", quality=quality, problem=None, attachments=[],
+        title=title,
+        issuer=issuer,
+        year=heuristics.report_year(title) or heuristics.report_year(anchor),
+        published=None,
+        is_report=is_report,
+        reason=f"{kind}: {reason}",
+        text=text,
+        text_sha=textnorm.content_hash(text),
+        body_fp="",
+        quality=quality,
+        problem=None,
+        attachments=[],
     )
 
 
-def extract_any(body: bytes, url: str, content_type: str = "", anchor: str = "",
-                default_issuer: str = "") -> Extracted:
+def extract_any(
+    body: bytes, url: str, content_type: str = "", anchor: str = "", default_issuer: str = ""
+) -> Extracted:
     """``extract_document`` for files, ``extract_page`` for pages (the CLI's ``extract``)."""
     if is_document(url, content_type, body):
         return extract_document(body, url, content_type, anchor, default_issuer)

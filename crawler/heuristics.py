@@ -54,7 +54,10 @@ _PROBLEMS = (
     ("login", re.compile(r"请登录|请先登录|用户登录|登录后访问|统一身份认证")),
     (
         "captcha",
-        re.compile(r"请输入验证码|输入验证码|验证码错误|滑动验证|拖动滑块|人机验证|安全验证|captcha", re.IGNORECASE),
+        re.compile(
+            r"请输入验证码|输入验证码|验证码错误|滑动验证|拖动滑块|人机验证|安全验证|captcha",
+            re.IGNORECASE,
+        ),
     ),
 )
 _CHALLENGE = re.compile(r"\$_ts\s*=\s*window\[['\"]\$_ts['\"]\]|__jsluid|__jsl_clearance")
@@ -166,7 +169,8 @@ def classify_report(title: str, text: str) -> tuple[bool, str]:
         )
     own = _clean(t)
     listed = sum(  # other reports' titles, as a list page shows them (prose lines don't count)
-        1 for line in _clean(text).splitlines()[:200]
+        1
+        for line in _clean(text).splitlines()[:200]
         if len(line) <= 60 and line != own and is_report_title(line)
     )
     if listed >= 3 and n < 2:

@@ -92,17 +92,28 @@ class ChallengeMiddleware:
         host = urlsplit(request.url).hostname or ""
         if self.limit and self.hosts[host] >= self.limit:
             self.crawler.stats.inc_value("nianbao/challenge/skipped")
-            raise ChallengeSkipped(f"{host} answered {self.hosts[host]} challenges: not asked again this crawl")
+            raise ChallengeSkipped(
+                f"{host} answered {self.hosts[host]} challenges: not asked again this crawl"
+            )
 
     def process_response(self, request: Request, response: Response) -> Response:
         kind = heuristics.is_challenge_body(response.body) if len(response.body) < 200_000 else None
-        if kind is None and response.status in self.CHALLENGE_STATUSES and len(response.body) < 4000:
+        if (
+            kind is None
+            and response.status in self.CHALLENGE_STATUSES
+            and len(response.body) < 4000
+        ):
             kind = "challenge"
         if kind:
             request.meta["dont_retry"] = True
             self.hosts[urlsplit(request.url).hostname or ""] += 1
             self.crawler.stats.inc_value(f"nianbao/challenge/{kind}")
-            logger.info("%s answered %s (HTTP %s): recorded, not retried", request.url, kind, response.status)
+            logger.info(
+                "%s answered %s (HTTP %s): recorded, not retried",
+                request.url,
+                kind,
+                response.status,
+            )
         elif response.status < 400:
             self.hosts.pop(urlsplit(request.url).hostname or "", None)
         return response

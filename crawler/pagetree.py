@@ -43,7 +43,28 @@ _BODY_XPATH = etree.XPath(
 TEXT_LEN = etree.XPath("string-length(normalize-space(string()))")
 _FALLBACK_TAGS = frozenset({"div", "td", "article", "section", "ucapcontent"})
 BLOCK_TAGS = frozenset(
-    "p div br tr td th li h1 h2 h3 h4 h5 h6 table section article ul ol dd dt".split()
+    [
+        "p",
+        "div",
+        "br",
+        "tr",
+        "td",
+        "th",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "dd",
+        "dt",
+    ]
 )
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "select", "option"})
 

@@ -48,7 +48,9 @@ class ExtractPipeline:
     def open_spider(self) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.workers"])
-        self.pool = ProcessPoolExecutor(self.n_workers, mp_context=context, initializer=workers.warm_up)
+        self.pool = ProcessPoolExecutor(
+            self.n_workers, mp_context=context, initializer=workers.warm_up
+        )
         for _ in range(self.n_workers):  # start the workers now, while robots.txt and lists load
             self.pool.submit(workers.ready)
 
@@ -65,19 +67,37 @@ class ExtractPipeline:
             item.unchanged = True
             return item
         if item.content_type.startswith("text/html") and len(item.body) > self.html_cap:
-            return FetchProblem(item.portal_id, item.url, "oversize", item.status,
-                                f"HTML page of {len(item.body)} bytes is over the {self.html_cap}-byte cap",
-                                item.listed_on)
+            return FetchProblem(
+                item.portal_id,
+                item.url,
+                "oversize",
+                item.status,
+                f"HTML page of {len(item.body)} bytes is over the {self.html_cap}-byte cap",
+                item.listed_on,
+            )
         try:
-            future = self.pool.submit(workers.extract_job, item.body, item.url, item.content_type,
-                                      item.issuer_hint, prior.get("body_fp"), item.anchor)
+            future = self.pool.submit(
+                workers.extract_job,
+                item.body,
+                item.url,
+                item.content_type,
+                item.issuer_hint,
+                prior.get("body_fp"),
+                item.anchor,
+            )
             extracted = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             raise
         except Exception as exc:  # a page that breaks the extractor must not break the crawl
             logger.warning("Extraction failed for %s: %r", item.url, exc)
-            return FetchProblem(item.portal_id, item.url, "error", item.status,
-                                f"extraction failed: {exc!r}"[:300], item.listed_on)
+            return FetchProblem(
+                item.portal_id,
+                item.url,
+                "error",
+                item.status,
+                f"extraction failed: {exc!r}"[:300],
+                item.listed_on,
+            )
         if extracted is None:
             self.stats.inc_value("nianbao/skipped/same_body")
             item.unchanged = True
@@ -87,7 +107,9 @@ class ExtractPipeline:
             extracted.problem = "thin"
             extracted.reason = f"almost no text ({len(extracted.text)} characters)"
         if extracted.issuer and item.issuer_hint.startswith(extracted.issuer):
-            extracted.issuer = item.issuer_hint  # "江苏省" in a title is the portal's 江苏省人民政府
+            extracted.issuer = (
+                item.issuer_hint
+            )  # "江苏省" in a title is the portal's 江苏省人民政府
         item.extracted = extracted
         return item
 

@@ -173,7 +173,9 @@ def load_seed_file(path: Path | str) -> list[Seed]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise SeedError(path, int(match.group(1)) if match else None, f"invalid TOML: {exc}") from None
+        raise SeedError(
+            path, int(match.group(1)) if match else None, f"invalid TOML: {exc}"
+        ) from None
     unknown = set(data) - {"portal"}
     if unknown:
         raise SeedError(path, None, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
@@ -212,7 +214,8 @@ def load_seeds(paths: list[Path | str], only: list[str] | None = None) -> list[S
                 lines = path.read_text(encoding="utf-8").splitlines()
                 index = [s.id for s in load_seed_file(path)].index(seed.id)
                 raise SeedError(
-                    path, _key_line(lines, index, "id"),
+                    path,
+                    _key_line(lines, index, "id"),
                     f"portal {seed.id!r}: duplicate id (also in {seen[seed.id]})",
                 )
             seen[seed.id] = str(path)
@@ -220,6 +223,8 @@ def load_seeds(paths: list[Path | str], only: list[str] | None = None) -> list[S
     if only:
         missing = sorted(set(only) - set(seen))
         if missing:
-            raise SeedError(", ".join(map(str, paths)), None, f"unknown portal id(s): {', '.join(missing)}")
+            raise SeedError(
+                ", ".join(map(str, paths)), None, f"unknown portal id(s): {', '.join(missing)}"
+            )
         seeds = [s for s in seeds if s.id in only]
     return seeds

@@ -73,7 +73,11 @@ NIANBAO_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU
 NIANBAO_PROGRESS = False  # write JSON progress lines to stdout (the CLI renders them)
 NIANBAO_PROGRESS_INTERVAL = 0.5
 NIANBAO_CONTACT = "https://github.com/nianbao/nianbao"  # who to tell when nianbao misbehaves
-NIANBAO_ATTACHMENTS = "thin"  # fetch report pages' attachments: "thin" (cover pages only), "all", "none"
+NIANBAO_ATTACHMENTS = (
+    "thin"  # fetch report pages' attachments: "thin" (cover pages only), "all", "none"
+)
 NIANBAO_LIST_ONLY = False  # read list pages only, fetch no report (``nianbao seeds check``)
 NIANBAO_CHALLENGE_LIMIT = 20  # challenges from one host before its other requests are dropped
-NIANBAO_RETRY_AFTER_MAX = 60  # longest Retry-After (seconds) waited for; longer: no retry this crawl
+NIANBAO_RETRY_AFTER_MAX = (
+    60  # longest Retry-After (seconds) waited for; longer: no retry this crawl
+)

@@ -20,8 +20,14 @@ def ready() -> bool:
     return True
 
 
-def extract_job(body: bytes, url: str, content_type: str, default_issuer: str,
-                prior_fp: str | None, anchor: str = "") -> Extracted | None:
+def extract_job(
+    body: bytes,
+    url: str,
+    content_type: str,
+    default_issuer: str,
+    prior_fp: str | None,
+    anchor: str = "",
+) -> Extracted | None:
     """Full extraction, or None when the body fingerprint equals ``prior_fp``.
 
     Files (PDF, DOCX, DOC, WPS) go to ``crawler.documents``; pages to ``extract_page``.

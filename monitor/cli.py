@@ -14,7 +14,15 @@ import click
 
 from crawler.seeds import SeedError, load_seeds
 from monitor import __version__, cycle
-from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, open_store, parse_settings
+from monitor.cliutil import (
+    BadInput,
+    JobFailed,
+    db_option,
+    echo_json,
+    json_option,
+    open_store,
+    parse_settings,
+)
 from monitor.config import Config
 from monitor.locks import portal_locks
 from monitor.textout import Progress, crawl_summary, event_detail, report_table
@@ -27,18 +35,30 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--seeds", "seed_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Seed file or directory (repeatable). Default: seeds/.")
+@click.option(
+    "--seeds",
+    "seed_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Seed file or directory (repeatable). Default: seeds/.",
+)
 @click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
-@click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.")
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @db_option
 @json_option
 def crawl(seed_paths, portals, settings, quiet, db, as_json) -> None:
     """Crawl the portals once, store what is new or changed, and record events."""
-    result = run_crawl(db, seed_paths or (Path("seeds"),), portals, parse_settings(settings),
-                       quiet or as_json)
+    result = run_crawl(
+        db, seed_paths or (Path("seeds"),), portals, parse_settings(settings), quiet or as_json
+    )
     if as_json:
         echo_json(result.to_json())
     else:
@@ -48,20 +68,26 @@ def crawl(seed_paths, portals, settings, quiet, db, as_json) -> None:
     sys.exit(result.exit_code)
 
 
-def run_crawl(db: Path, seed_paths, portals, settings: dict, quiet: bool,
-              trigger: str = "cli") -> cycle.CrawlResult:
+def run_crawl(
+    db: Path, seed_paths, portals, settings: dict, quiet: bool, trigger: str = "cli"
+) -> cycle.CrawlResult:
     try:
         seeds = load_seeds(list(seed_paths), only=list(portals) or None)
     except SeedError as exc:
         raise BadInput(str(exc)) from None
-    with open_store(db) as store, portal_locks(store, seeds, owner=trigger) as held:  # shared with the daemon
+    with (
+        open_store(db) as store,
+        portal_locks(store, seeds, owner=trigger) as held,
+    ):  # shared with the daemon
         if held.skipped:
             click.echo(f"nianbao: {held.message()}", err=True)
         if not held.seeds:
             raise JobFailed(f"nothing crawled: {held.message()}")
         progress = Progress(enabled=False if quiet else None)
         try:
-            return cycle.crawl(Config(db=db, settings=settings), held.seeds, trigger=trigger, on_progress=progress)
+            return cycle.crawl(
+                Config(db=db, settings=settings), held.seeds, trigger=trigger, on_progress=progress
+            )
         finally:
             progress.close()
 
@@ -80,21 +106,46 @@ def extract(target, db, as_json) -> None:
 
     body, url, ctype = fetch_target(target)
     ex = extract_any(body, url, content_type=ctype)
-    data = {"url": url, "title": ex.title, "issuer": ex.issuer, "year": ex.year,
-            "published": ex.published, "is_report": ex.is_report, "reason": ex.reason,
-            "quality": ex.quality, "problem": ex.problem, "text_sha": ex.text_sha,
-            "attachments": ex.attachments, "report_id": None, "stored_version_id": None,
-            "same_as_stored": None, "text": ex.text}
+    data = {
+        "url": url,
+        "title": ex.title,
+        "issuer": ex.issuer,
+        "year": ex.year,
+        "published": ex.published,
+        "is_report": ex.is_report,
+        "reason": ex.reason,
+        "quality": ex.quality,
+        "problem": ex.problem,
+        "text_sha": ex.text_sha,
+        "attachments": ex.attachments,
+        "report_id": None,
+        "stored_version_id": None,
+        "same_as_stored": None,
+        "text": ex.text,
+    }
     if Path(db).exists():
         with open_store(db) as store:
             report = store.find_report(url)
         if report:
-            data.update(report_id=report["id"], stored_version_id=report["current_version_id"],
-                        same_as_stored=report["text_sha"] == ex.text_sha)
+            data.update(
+                report_id=report["id"],
+                stored_version_id=report["current_version_id"],
+                same_as_stored=report["text_sha"] == ex.text_sha,
+            )
     if as_json:
         echo_json(data)
         return
-    keys = ["url", "title", "issuer", "year", "published", "is_report", "reason", "quality", "problem"]
+    keys = [
+        "url",
+        "title",
+        "issuer",
+        "year",
+        "published",
+        "is_report",
+        "reason",
+        "quality",
+        "problem",
+    ]
     for key in keys + (["report_id", "same_as_stored"] if data["report_id"] else []):
         click.echo(f"{key + ':':<11}{data[key]}")
     click.echo("-" * 40)
@@ -148,7 +199,11 @@ def show(event_id, db, as_json) -> None:
         event = store.event(event_id)
     if event is None:
         raise BadInput(f"no event {event_id} in {db}")
-    click.echo(json.dumps(event.to_json(), ensure_ascii=False, indent=2) if as_json else event_detail(event))
+    click.echo(
+        json.dumps(event.to_json(), ensure_ascii=False, indent=2)
+        if as_json
+        else event_detail(event)
+    )
 
 
 @cli.command()
@@ -179,18 +234,32 @@ def history(ref, db, as_json) -> None:
     if as_json:
         echo_json({"report": report, "versions": versions})
         return
-    click.echo(f"#{report['id']} {report['issuer']} {report['year']} {report['title']}\n    {report['url']}")
+    click.echo(
+        f"#{report['id']} {report['issuer']} {report['year']} {report['title']}\n    {report['url']}"
+    )
     for v in versions:
-        click.echo(f"  v{v['id']}  run {v['run_id']}  {v['fetched_at']}  text {v['text_sha'][:12]}  "
-                   f"raw {(v['raw_sha'] or '')[:12]}  {v['chars']} chars  {v['url']}")
+        click.echo(
+            f"  v{v['id']}  run {v['run_id']}  {v['fetched_at']}  text {v['text_sha'][:12]}  "
+            f"raw {(v['raw_sha'] or '')[:12]}  {v['chars']} chars  {v['url']}"
+        )
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("nianbao-demo"),
-              show_default=True, help="Folder for the demo's database, seeds and outputs (recreated).")
-@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database file (default: OUT/nianbao.db; $NIANBAO_DB is not used, so the demo "
-                   "never touches your real database).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("nianbao-demo"),
+    show_default=True,
+    help="Folder for the demo's database, seeds and outputs (recreated).",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database file (default: OUT/nianbao.db; $NIANBAO_DB is not used, so the demo "
+    "never touches your real database).",
+)
 def demo(out, db) -> None:
     """Run the whole pipeline on the bundled offline portal mirror (127.0.0.1 only)."""
     from monitor.demo import run_demo
@@ -201,7 +270,10 @@ def demo(out, db) -> None:
 def main() -> None:  # pragma: no cover
     cli()
 
+
 from monitor.cli_alerts import register as _register_alerts  # noqa: E402
+
 _register_alerts(cli)
 from monitor.cli_seeds import register as _register_seeds  # noqa: E402
+
 _register_seeds(cli)

@@ -18,7 +18,15 @@ import click
 from crawler.seeds import SeedError, load_seeds
 from monitor import outbox
 from monitor.alerts import EmailChannel
-from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, open_store, parse_settings
+from monitor.cliutil import (
+    BadInput,
+    JobFailed,
+    db_option,
+    echo_json,
+    json_option,
+    open_store,
+    parse_settings,
+)
 from monitor.config import SmtpConfig
 from monitor.models import EventKind, Subscription
 from monitor.status import status as status_doc
@@ -26,28 +34,56 @@ from monitor.status import status_text
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 KINDS = [k.value for k in EventKind]
-SUB_FIELDS = ("id", "email", "region", "issuer", "year", "kinds", "keyword", "digest", "active",
-              "created_at", "start_event_id", "token", "pending", "sending", "sent", "failed")
+SUB_FIELDS = (
+    "id",
+    "email",
+    "region",
+    "issuer",
+    "year",
+    "kinds",
+    "keyword",
+    "digest",
+    "active",
+    "created_at",
+    "start_event_id",
+    "token",
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+)
 
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per log line: time, level, logger, message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"time": self.formatTime(record), "level": record.levelname,
-                           "logger": record.name, "message": record.getMessage()}, ensure_ascii=False)
+        return json.dumps(
+            {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            },
+            ensure_ascii=False,
+        )
 
 
 def setup_logging(level: str, as_json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter() if as_json else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonLogFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
     if level != "debug":  # "Running job ..." every few seconds says nothing our own lines do not
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
-def duration(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> float | None:
+def duration(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> float | None:
     """A click callback: ``30s`` / ``10m`` / ``1h`` → seconds."""
     from monitor.scheduler import parse_duration
 
@@ -59,7 +95,9 @@ def duration(ctx: click.Context | None, param: click.Parameter | None, value: st
         raise click.BadParameter(str(exc)) from None
 
 
-def http_address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
+def http_address(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, int] | None:
     """``HOST:PORT`` or ``PORT`` (loopback) → (host, port)."""
     if not value:
         return None
@@ -71,7 +109,9 @@ def http_address(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def sub_json(row: dict) -> dict:
     data = {k: row.get(k) for k in SUB_FIELDS if k in row}
-    data["kinds"] = json.loads(row["kinds"]) if isinstance(row.get("kinds"), str) else row.get("kinds")
+    data["kinds"] = (
+        json.loads(row["kinds"]) if isinstance(row.get("kinds"), str) else row.get("kinds")
+    )
     data["active"] = bool(row.get("active", 1))
     return data
 
@@ -83,31 +123,96 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.option("--seeds", "seed_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Seed file or directory (repeatable). Default: seeds/.")
+@click.option(
+    "--seeds",
+    "seed_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Seed file or directory (repeatable). Default: seeds/.",
+)
 @click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
-@click.option("--every", callback=duration, metavar="DURATION",
-              help="Crawl every portal at this fixed cadence (30s, 10m, 1h) instead of its schedule.")
-@click.option("--http", callback=http_address, metavar="HOST:PORT",
-              help="Serve /feed.atom and /feeds/<id>.atom (a bare PORT binds 127.0.0.1).")
-@click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.")
-@click.option("--retry-max", default="5m", show_default=True, callback=duration, envvar="NIANBAO_RETRY_MAX",
-              metavar="DURATION", help="Longest back-off between delivery retries.")
-@click.option("--crawl-timeout", default="2h", show_default=True, callback=duration, metavar="DURATION",
-              help="A crawl running longer is stopped and recorded as failed.")
-@click.option("--stop-timeout", default="60s", show_default=True, callback=duration, metavar="DURATION",
-              help="On SIGTERM, how long a running crawl may take to finish.")
-@click.option("--deliver-every", default="1m", show_default=True, callback=duration, metavar="DURATION",
-              help="How often the delivery job runs (it also runs after each crawl with events).")
-@click.option("--feeds", "feed_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for feed files. Default: feeds/ next to the database.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--every",
+    callback=duration,
+    metavar="DURATION",
+    help="Crawl every portal at this fixed cadence (30s, 10m, 1h) instead of its schedule.",
+)
+@click.option(
+    "--http",
+    callback=http_address,
+    metavar="HOST:PORT",
+    help="Serve /feed.atom and /feeds/<id>.atom (a bare PORT binds 127.0.0.1).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.",
+)
+@click.option(
+    "--retry-max",
+    default="5m",
+    show_default=True,
+    callback=duration,
+    envvar="NIANBAO_RETRY_MAX",
+    metavar="DURATION",
+    help="Longest back-off between delivery retries.",
+)
+@click.option(
+    "--crawl-timeout",
+    default="2h",
+    show_default=True,
+    callback=duration,
+    metavar="DURATION",
+    help="A crawl running longer is stopped and recorded as failed.",
+)
+@click.option(
+    "--stop-timeout",
+    default="60s",
+    show_default=True,
+    callback=duration,
+    metavar="DURATION",
+    help="On SIGTERM, how long a running crawl may take to finish.",
+)
+@click.option(
+    "--deliver-every",
+    default="1m",
+    show_default=True,
+    callback=duration,
+    metavar="DURATION",
+    help="How often the delivery job runs (it also runs after each crawl with events).",
+)
+@click.option(
+    "--feeds",
+    "feed_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for feed files. Default: feeds/ next to the database.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 @db_option
 @json_option
-def daemon(seed_paths, portals, every, http, settings, retry_max, crawl_timeout, stop_timeout,
-           deliver_every, feed_dir, log_level, db, as_json) -> None:
+def daemon(
+    seed_paths,
+    portals,
+    every,
+    http,
+    settings,
+    retry_max,
+    crawl_timeout,
+    stop_timeout,
+    deliver_every,
+    feed_dir,
+    log_level,
+    db,
+    as_json,
+) -> None:
     """Crawl on schedule and deliver alerts until stopped (SIGTERM/SIGINT); --json logs JSON lines."""
     from monitor.scheduler import DaemonOptions, run_daemon
 
@@ -117,9 +222,18 @@ def daemon(seed_paths, portals, every, http, settings, retry_max, crawl_timeout,
         raise BadInput(str(exc)) from None
     open_store(db).close()
     setup_logging(log_level, as_json)
-    opts = DaemonOptions(db=db, seeds=seeds, every=every, settings=parse_settings(settings), http=http,
-                         retry_max=retry_max, crawl_timeout=crawl_timeout, stop_timeout=stop_timeout,
-                         deliver_every=deliver_every, feed_dir=feed_dir)
+    opts = DaemonOptions(
+        db=db,
+        seeds=seeds,
+        every=every,
+        settings=parse_settings(settings),
+        http=http,
+        retry_max=retry_max,
+        crawl_timeout=crawl_timeout,
+        stop_timeout=stop_timeout,
+        deliver_every=deliver_every,
+        feed_dir=feed_dir,
+    )
     sys.exit(run_daemon(opts))
 
 
@@ -141,10 +255,17 @@ def status(db, as_json) -> None:
 @click.option("--region", help="Only events whose region contains this (e.g. 江苏).")
 @click.option("--issuer", help="Only events whose issuer contains this text.")
 @click.option("--year", type=int, help="Only reports for this year.")
-@click.option("--kind", "kinds", metavar="KIND[,KIND]", help=f"Only these kinds: {', '.join(KINDS)}.")
+@click.option(
+    "--kind", "kinds", metavar="KIND[,KIND]", help=f"Only these kinds: {', '.join(KINDS)}."
+)
 @click.option("--keyword", help="Only events whose title, issuer or diff contains this text.")
-@click.option("--digest", type=click.Choice(["daily", "immediate"]), default="daily", show_default=True,
-              help="daily: one digest per delivery round; immediate: one mail per event.")
+@click.option(
+    "--digest",
+    type=click.Choice(["daily", "immediate"]),
+    default="daily",
+    show_default=True,
+    help="daily: one digest per delivery round; immediate: one mail per event.",
+)
 @click.option("--backfill", is_flag=True, help="Also deliver the events already recorded.")
 @db_option
 @json_option
@@ -156,8 +277,15 @@ def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db,
     unknown = sorted(set(kind_list) - set(KINDS))
     if unknown:
         raise BadInput(f"--kind: unknown kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
-    sub = Subscription(email, region=region, issuer=issuer, year=year, kinds=kind_list,
-                       keyword=keyword, digest=digest)
+    sub = Subscription(
+        email,
+        region=region,
+        issuer=issuer,
+        year=year,
+        kinds=kind_list,
+        keyword=keyword,
+        digest=digest,
+    )
     with open_store(db) as store:
         created = store.add_subscription(sub, backfill=backfill)
         (row,) = [r for r in store.subscription_rows() if r["id"] == created.id]
@@ -204,17 +332,27 @@ def subscribers(show_all, db, as_json) -> None:
         filters = ", ".join(f"{k}={r[k]}" for k in ("region", "issuer", "year", "keyword") if r[k])
         if r["kinds"]:
             filters = ", ".join(filter(None, [filters, "kind=" + ",".join(r["kinds"])]))
-        click.echo(f"{r['id']:>4}  {r['email']:<30} {r['digest']:<9} {'' if r['active'] else '(ended) '}"
-                   f"{filters or 'all events'}; sent {r['sent']}, pending {r['pending'] + r['sending']}, "
-                   f"failed {r['failed']}")
+        click.echo(
+            f"{r['id']:>4}  {r['email']:<30} {r['digest']:<9} {'' if r['active'] else '(ended) '}"
+            f"{filters or 'all events'}; sent {r['sent']}, pending {r['pending'] + r['sending']}, "
+            f"failed {r['failed']}"
+        )
 
 
 @click.command()
 @click.option("--subscription", "sub_id", type=int, help="Only this subscription's events.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
-@click.option("--format", "fmt", type=click.Choice(["atom", "rss"]), default="atom", show_default=True)
-@click.option("--link", default="https://github.com/nianbao/nianbao/", show_default=True,
-              help="The page the feed is about.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["atom", "rss"]), default="atom", show_default=True
+)
+@click.option(
+    "--link",
+    default="https://github.com/nianbao/nianbao/",
+    show_default=True,
+    help="The page the feed is about.",
+)
 @db_option
 @json_option
 def feed(sub_id, out, fmt, link, db, as_json) -> None:
@@ -236,10 +374,21 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
 
 @click.command()
 @click.option("--retry-failed", is_flag=True, help="First requeue deliveries that failed for good.")
-@click.option("--retry-max", default="5m", show_default=True, callback=duration, envvar="NIANBAO_RETRY_MAX",
-              metavar="DURATION", help="Longest back-off between retries.")
-@click.option("--feeds", "feed_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also rewrite the feeds in this folder.")
+@click.option(
+    "--retry-max",
+    default="5m",
+    show_default=True,
+    callback=duration,
+    envvar="NIANBAO_RETRY_MAX",
+    metavar="DURATION",
+    help="Longest back-off between retries.",
+)
+@click.option(
+    "--feeds",
+    "feed_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also rewrite the feeds in this folder.",
+)
 @db_option
 @json_option
 def deliver(retry_failed, retry_max, feed_dir, db, as_json) -> None:
@@ -247,15 +396,30 @@ def deliver(retry_failed, retry_max, feed_dir, db, as_json) -> None:
     setup_logging("warning")
     with open_store(db) as store:
         requeued = store.retry_failed() if retry_failed else 0
-        feeds = outbox.FeedOptions(feed_dir, link="https://github.com/nianbao/nianbao/") if feed_dir else None
-        summary = outbox.deliver_round(store, EmailChannel(SmtpConfig.from_env()), retry_max=retry_max,
-                                       feeds=feeds, owner="cli")
+        feeds = (
+            outbox.FeedOptions(feed_dir, link="https://github.com/nianbao/nianbao/")
+            if feed_dir
+            else None
+        )
+        summary = outbox.deliver_round(
+            store,
+            EmailChannel(SmtpConfig.from_env()),
+            retry_max=retry_max,
+            feeds=feeds,
+            owner="cli",
+        )
     if as_json:
         echo_json({**summary.to_json(), "requeued": requeued})
     else:
-        click.echo(f"Queued {summary.enqueued}; sent {summary.mails_sent} mails ({summary.deliveries_sent} "
-                   f"events); {summary.retrying} waiting for retry; {summary.failed} failed"
-                   + (f"; skipped: another round is running ({summary.skipped})" if summary.skipped else ""))
+        click.echo(
+            f"Queued {summary.enqueued}; sent {summary.mails_sent} mails ({summary.deliveries_sent} "
+            f"events); {summary.retrying} waiting for retry; {summary.failed} failed"
+            + (
+                f"; skipped: another round is running ({summary.skipped})"
+                if summary.skipped
+                else ""
+            )
+        )
         for err in summary.errors:
             click.echo(f"  {err}", err=True)
     if summary.retrying or summary.failed or summary.skipped:

@@ -26,13 +26,24 @@ def run_check(seeds: list[Seed], settings: dict, timeout: float = 1800) -> list[
     """List-only crawl of ``seeds`` in a child process: one dict per list page read."""
     with tempfile.TemporaryDirectory(prefix="nianbao-check-") as tmp:
         job = Path(tmp) / "job.json"
-        job.write_text(json.dumps({"seeds": [s.to_dict() for s in seeds], "settings": settings},
-                                  ensure_ascii=False), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "crawler.adapters.check", str(job)], check=False,
-                              capture_output=True,
-                              text=True, timeout=timeout, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        job.write_text(
+            json.dumps(
+                {"seeds": [s.to_dict() for s in seeds], "settings": settings}, ensure_ascii=False
+            ),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "crawler.adapters.check", str(job)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
     if done.returncode != 0:
-        raise JobFailed(f"the check crawl failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        raise JobFailed(
+            f"the check crawl failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
+        )
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
@@ -42,11 +53,14 @@ def summarise(seed: Seed, pages: list[dict]) -> dict:
     links = sorted({u for p in mine for u in p["links"]})
     adapters = [p["adapter"] for p in mine if p["ok"] and p["adapter"]]
     return {
-        "portal_id": seed.id, "name": seed.name,
+        "portal_id": seed.id,
+        "name": seed.name,
         "adapter": max(set(adapters), key=adapters.count) if adapters else (seed.cms or ""),
         "adapter_from": "seed" if seed.cms else "detected",
-        "list_pages": sum(p["ok"] for p in mine), "list_pages_failed": sum(not p["ok"] for p in mine),
-        "report_links": len(links), "years": sorted({y for p in mine for y in p["years"]}),
+        "list_pages": sum(p["ok"] for p in mine),
+        "list_pages_failed": sum(not p["ok"] for p in mine),
+        "report_links": len(links),
+        "years": sorted({y for p in mine for y in p["years"]}),
         "problems": [f"{p['url']}: {p['detail']}" for p in mine if not p["ok"]],
         "ok": bool(links),
     }
@@ -56,8 +70,10 @@ def line(row: dict) -> str:
     years = row["years"]
     span = f"{years[0]}–{years[-1]} ({len(years)} years)" if years else "no years"
     mark = "ok    " if row["ok"] else "NO REPORTS"
-    return (f"{mark} {row['portal_id']:<16} {row['adapter'] or '?':<8} ({row['adapter_from']}) "
-            f"{row['list_pages']} list pages, {row['report_links']} report links, {span}")
+    return (
+        f"{mark} {row['portal_id']:<16} {row['adapter'] or '?':<8} ({row['adapter_from']}) "
+        f"{row['list_pages']} list pages, {row['report_links']} report links, {span}"
+    )
 
 
 @click.group()
@@ -65,13 +81,26 @@ def seeds() -> None:
     """Work with seed files (the portals nianbao watches)."""
 
 
-@seeds.command(help="Read each portal's list pages (no reports fetched, nothing stored) and say what "
-               "was found.\n\nAdapters: " + "; ".join(f"{k}: {v}" for k, v in help_text().items()))
-@click.option("--seeds", "seed_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Seed file or directory (repeatable). Default: seeds/.")
+@seeds.command(
+    help="Read each portal's list pages (no reports fetched, nothing stored) and say what "
+    "was found.\n\nAdapters: " + "; ".join(f"{k}: {v}" for k, v in help_text().items())
+)
+@click.option(
+    "--seeds",
+    "seed_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Seed file or directory (repeatable). Default: seeds/.",
+)
 @click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
-@click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.")
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.",
+)
 @db_option
 @json_option
 def check(seed_paths, portals, settings, db, as_json) -> None:

@@ -28,8 +28,13 @@ class JobFailed(click.ClickException):
 
 
 db_option = click.option(
-    "--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="NIANBAO_DB",
-    default=default_db, show_default="nianbao.db or $NIANBAO_DB", help="SQLite database file.",
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="NIANBAO_DB",
+    default=default_db,
+    show_default="nianbao.db or $NIANBAO_DB",
+    help="SQLite database file.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (a stable format).")
 

@@ -69,7 +69,8 @@ class CrawlResult:
             **self.counts(),
             "portals": self.portals,
             "problems": [
-                {k: p[k] for k in ("portal_id", "url", "kind", "status", "detail")} for p in self.problems
+                {k: p[k] for k in ("portal_id", "url", "kind", "status", "detail")}
+                for p in self.problems
             ],
             "events": [e.to_json() for e in self.events],
             "stats": self.stats,
@@ -107,7 +108,9 @@ def _pump(stream, on_progress: ProgressFn | None, final: dict) -> None:
             on_progress(message["progress"])
 
 
-def _run_child(job: dict, workdir: Path, timeout: float, on_progress: ProgressFn | None) -> tuple[int, dict]:
+def _run_child(
+    job: dict, workdir: Path, timeout: float, on_progress: ProgressFn | None
+) -> tuple[int, dict]:
     job_file = workdir / "job.json"
     job_file.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     final: dict = {}
@@ -115,9 +118,14 @@ def _run_child(job: dict, workdir: Path, timeout: float, on_progress: ProgressFn
     with open(workdir / "child.stderr", "wb") as err:
         child = subprocess.Popen(
             [sys.executable, "-m", "crawler.runner", str(job_file)],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
         )
-        reader = threading.Thread(target=_pump, args=(child.stdout, on_progress, final), daemon=True)
+        reader = threading.Thread(
+            target=_pump, args=(child.stdout, on_progress, final), daemon=True
+        )
         reader.start()
         try:
             code = child.wait(timeout=timeout)
@@ -134,8 +142,13 @@ def _run_child(job: dict, workdir: Path, timeout: float, on_progress: ProgressFn
     return code, final
 
 
-def crawl(config: Config, seeds: list[Seed], trigger: str = "cli",
-          on_progress: ProgressFn | None = None, timeout: float = 4 * 3600) -> CrawlResult:
+def crawl(
+    config: Config,
+    seeds: list[Seed],
+    trigger: str = "cli",
+    on_progress: ProgressFn | None = None,
+    timeout: float = 4 * 3600,
+) -> CrawlResult:
     """Crawl ``seeds`` once into ``config.db``, detect events, and judge each portal."""
     store = Store(config.db)
     try:
@@ -146,10 +159,18 @@ def crawl(config: Config, seeds: list[Seed], trigger: str = "cli",
         log_file = str(log_dir / f"run-{run_id}.log")
         with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
             state_file = Path(tmp) / "fetch_state.json"
-            state_file.write_text(json.dumps(store.fetch_state([s.id for s in seeds])), encoding="utf-8")
+            state_file.write_text(
+                json.dumps(store.fetch_state([s.id for s in seeds])), encoding="utf-8"
+            )
             settings = dict(config.settings, NIANBAO_PROGRESS=True)
-            job = {"db": str(config.db), "run_id": run_id, "seeds": portals, "settings": settings,
-                   "fetch_state": str(state_file), "log_file": log_file}
+            job = {
+                "db": str(config.db),
+                "run_id": run_id,
+                "seeds": portals,
+                "settings": settings,
+                "fetch_state": str(state_file),
+                "log_file": log_file,
+            }
             started = time.monotonic()
             code, stats = _run_child(job, Path(tmp), timeout, on_progress)
             stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
@@ -160,8 +181,15 @@ def crawl(config: Config, seeds: list[Seed], trigger: str = "cli",
         store.close()
 
 
-def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str, log_file: str,
-            removal_runs: int) -> CrawlResult:
+def _finish(
+    store: Store,
+    run_id: int,
+    code: int,
+    stats: dict,
+    stderr_tail: str,
+    log_file: str,
+    removal_runs: int,
+) -> CrawlResult:
     portals = []
     with store.atomic():
         for row in store.portal_runs(run_id):
@@ -175,8 +203,9 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
     stats["detect_seconds"] = round(time.monotonic() - started, 3)
     if code != 0:
         status = "failed"
-        detail = f"crawl process exited with {code}" + (f": {stderr_tail.strip().splitlines()[-1]}"
-                                                        if stderr_tail.strip() else "")
+        detail = f"crawl process exited with {code}" + (
+            f": {stderr_tail.strip().splitlines()[-1]}" if stderr_tail.strip() else ""
+        )
         logger.error("Run %s: %s", run_id, detail)
     elif stopped:
         status, detail = "failed", f"crawl stopped early: {stats['finish_reason']}"
@@ -186,4 +215,6 @@ def _finish(store: Store, run_id: int, code: int, stats: dict, stderr_tail: str,
         status = "ok" if not bad else "failed" if len(bad) == len(portals) else "partial"
         detail = f"portals not healthy: {', '.join(bad)}" if bad else ""
     store.finish_run(run_id, status, stats, detail)
-    return CrawlResult(run_id, status, portals, events, stats, store.problems(run_id), log_file, detail)
+    return CrawlResult(
+        run_id, status, portals, events, stats, store.problems(run_id), log_file, detail
+    )

@@ -23,7 +23,11 @@ from monitor.store import Store
 from monitor.textout import Progress, crawl_summary, event_detail, report_table
 
 # The mirror is on loopback: no politeness delay is needed against our own server.
-LOCAL_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
+LOCAL_SETTINGS = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+}
 
 
 def _crawl(config: Config, seeds_file: Path, title: str) -> cycle.CrawlResult:
@@ -54,7 +58,10 @@ def run_demo(out: Path, db: Path | None = None) -> int:
         first = _crawl(config, seeds_file, "First crawl")
         with Store(config.db) as store:
             click.echo("\nReports found:\n" + report_table(store.reports()))
-        click.secho("\n== The mirror changes: one number edited in a table, one new report published", bold=True)
+        click.secho(
+            "\n== The mirror changes: one number edited in a table, one new report published",
+            bold=True,
+        )
         mirror.set_state("edit-number", "publish-new")
         second = _crawl(config, seeds_file, "Second crawl")
         click.secho("\n== Change events", bold=True)
@@ -62,6 +69,10 @@ def run_demo(out: Path, db: Path | None = None) -> int:
             click.echo(event_detail(event, max_lines=40) + "\n")
     finally:
         mirror.stop()
-    click.echo(f"Done in {time.monotonic() - started:.1f} s. Database, seeds and logs are in {out}/")
-    click.echo(f"Try: nianbao events --db {config.db} --json   or   nianbao reports --db {config.db}")
+    click.echo(
+        f"Done in {time.monotonic() - started:.1f} s. Database, seeds and logs are in {out}/"
+    )
+    click.echo(
+        f"Try: nianbao events --db {config.db} --json   or   nianbao reports --db {config.db}"
+    )
     return max(first.exit_code, second.exit_code)

@@ -27,9 +27,17 @@ MOVE_SIMILARITY = 0.85
 
 def _event(kind: EventKind, report: dict, run_id: int, **fields: object) -> Event:
     return Event(
-        kind=kind.value, report_id=report["id"], url=report["url"], title=report["title"] or "",
-        issuer=report["issuer"] or "", region=report["region"] or "", portal_id=report["portal_id"],
-        year=report["year"], detected_at=now_iso(), run_id=run_id, **fields,
+        kind=kind.value,
+        report_id=report["id"],
+        url=report["url"],
+        title=report["title"] or "",
+        issuer=report["issuer"] or "",
+        region=report["region"] or "",
+        portal_id=report["portal_id"],
+        year=report["year"],
+        detected_at=now_iso(),
+        run_id=run_id,
+        **fields,
     )
 
 
@@ -54,7 +62,7 @@ NOT_TEXT = {"image-only": "图片版", "unsupported": "无法提取的文件"}
 
 
 def quality_note(old: str | None, new: str | None) -> str | None:
-    """"" for two text versions, a note when a scan or unreadable file became text (or the
+    """ "" for two text versions, a note when a scan or unreadable file became text (or the
     reverse), None when neither version has text to compare.
 
     >>> quality_note("ok", "ok"), quality_note("image-only", "ok"), quality_note("image-only", "image-only")
@@ -75,30 +83,64 @@ def _versions(store: Store, run_id: int, events: list[Event]) -> None:
         if prev is None:
             old = _moved_from(store, report, version["text"], run_id)
             if old is None:
-                _record(store, events, _event(EventKind.NEW, report, run_id, new_version_id=version["id"]))
+                _record(
+                    store,
+                    events,
+                    _event(EventKind.NEW, report, run_id, new_version_id=version["id"]),
+                )
                 continue
             store.merge_report(report["id"], old["id"])
-            store.set_report(old["id"], url=report["url"], current_version_id=version["id"],
-                             text_sha=version["text_sha"], last_seen_run=run_id, gone_runs=0)
+            store.set_report(
+                old["id"],
+                url=report["url"],
+                current_version_id=version["id"],
+                text_sha=version["text_sha"],
+                last_seen_run=run_id,
+                gone_runs=0,
+            )
             prev = store.previous_version(old["id"], version["id"])
             d = diff_text(prev["text"], version["text"])
-            _record(store, events, _event(
-                EventKind.MOVED, store.report(old["id"]), run_id, old_url=old["url"],
-                old_version_id=prev["id"], new_version_id=version["id"],
-                diff=d.diff, sections=d.sections, numbers=d.numbers))
+            _record(
+                store,
+                events,
+                _event(
+                    EventKind.MOVED,
+                    store.report(old["id"]),
+                    run_id,
+                    old_url=old["url"],
+                    old_version_id=prev["id"],
+                    new_version_id=version["id"],
+                    diff=d.diff,
+                    sections=d.sections,
+                    numbers=d.numbers,
+                ),
+            )
             continue
         note = quality_note(prev["quality"], version["quality"])
         if note is None:
             continue  # a scan replaced by a scan: its text (the title line) says nothing
         d = diff_text(prev["text"], version["text"])
         if d.changed or note:
-            _record(store, events, _event(
-                EventKind.EDITED, report, run_id, old_version_id=prev["id"], new_version_id=version["id"],
-                diff=d.diff, sections=d.sections, numbers=d.numbers, note=note))
+            _record(
+                store,
+                events,
+                _event(
+                    EventKind.EDITED,
+                    report,
+                    run_id,
+                    old_version_id=prev["id"],
+                    new_version_id=version["id"],
+                    diff=d.diff,
+                    sections=d.sections,
+                    numbers=d.numbers,
+                    note=note,
+                ),
+            )
 
 
-def _aliases_and_absences(store: Store, run_id: int, portal_id: str, healthy: bool,
-                          removal_runs: int, events: list[Event]) -> None:
+def _aliases_and_absences(
+    store: Store, run_id: int, portal_id: str, healthy: bool, removal_runs: int, events: list[Event]
+) -> None:
     gone = store.gone_urls(run_id)
     for report in store.portal_reports(portal_id):
         page = store.page(report["url"]) or {}
@@ -107,8 +149,17 @@ def _aliases_and_absences(store: Store, run_id: int, portal_id: str, healthy: bo
         seen_at = [u for u in store.seen_urls(report["id"], run_id) if u != report["url"]]
         if seen_at and report["url"] in gone:
             store.set_report(report["id"], url=seen_at[0], gone_runs=0)
-            _record(store, events, _event(EventKind.MOVED, store.report(report["id"]), run_id,
-                                          old_url=report["url"], new_version_id=report["current_version_id"]))
+            _record(
+                store,
+                events,
+                _event(
+                    EventKind.MOVED,
+                    store.report(report["id"]),
+                    run_id,
+                    old_url=report["url"],
+                    new_version_id=report["current_version_id"],
+                ),
+            )
             continue
         if not healthy or report["url"] not in gone or page.get("last_listed_run") == run_id:
             continue
@@ -117,20 +168,32 @@ def _aliases_and_absences(store: Store, run_id: int, portal_id: str, healthy: bo
             store.set_report(report["id"], gone_runs=runs)
             continue
         store.set_report(report["id"], gone_runs=runs, status="removed", removed_at=now_iso())
-        _record(store, events, _event(EventKind.REMOVED, report, run_id,
-                                      old_version_id=report["current_version_id"]))
+        _record(
+            store,
+            events,
+            _event(EventKind.REMOVED, report, run_id, old_version_id=report["current_version_id"]),
+        )
 
 
 def _restorations(store: Store, run_id: int, portal_id: str, events: list[Event]) -> None:
     for report in store.portal_reports(portal_id, status="removed"):
         if report["last_seen_run"] == run_id:
             store.set_report(report["id"], status="active", removed_at=None, gone_runs=0)
-            _record(store, events, _event(EventKind.RESTORED, store.report(report["id"]), run_id,
-                                          new_version_id=report["current_version_id"]))
+            _record(
+                store,
+                events,
+                _event(
+                    EventKind.RESTORED,
+                    store.report(report["id"]),
+                    run_id,
+                    new_version_id=report["current_version_id"],
+                ),
+            )
 
 
-def detect(store: Store, run_id: int, healthy: dict[str, bool] | None = None,
-           removal_runs: int = 2) -> list[Event]:
+def detect(
+    store: Store, run_id: int, healthy: dict[str, bool] | None = None, removal_runs: int = 2
+) -> list[Event]:
     """Record the events this run implies, and return them.
 
     Args:

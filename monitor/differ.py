@@ -47,7 +47,11 @@ def section_of_lines(lines: list[str]) -> list[str]:
     current, out = "", []
     for line in lines:
         match = SECTION_RE.match(line)
-        if match and "|" not in line and order.index(match.group(1)) > (order.index(current) if current else -1):
+        if (
+            match
+            and "|" not in line
+            and order.index(match.group(1)) > (order.index(current) if current else -1)
+        ):
             current = match.group(1)
         out.append(current)
     return out
@@ -83,7 +87,9 @@ def number_changes(old: str, new: str, section: str) -> list[NumberChange]:
     for a, b in zip(NUMBER_RE.finditer(old), NUMBER_RE.finditer(new), strict=True):
         if a.group() != b.group():
             label = row_label(new, new[: b.start()])
-            out.append(NumberChange(f"{section}、{label}" if section else label, a.group(), b.group()))
+            out.append(
+                NumberChange(f"{section}、{label}" if section else label, a.group(), b.group())
+            )
     return out
 
 

@@ -29,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
     feed_dir: Path
     db: Path
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: object) -> None:
         logger.debug("HTTP %s", format % args)
 
     def do_GET(self) -> None:
@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(self.feed_dir / name)
         unsub = UNSUB_PATH.match(path)
         if unsub:
-            form = ('<form method="post"><button>退订 / Unsubscribe</button></form>')
+            form = '<form method="post"><button>退订 / Unsubscribe</button></form>'
             return self._html(200, f"<p>确认退订年报监测邮件？</p>{form}")
         self._html(404, "not found")
 
@@ -49,7 +49,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not unsub:
             return self._html(404, "not found")
         with Store(self.db) as store:
-            rows = [r for r in store.find_subscriptions(unsub.group(1)) if r["token"] == unsub.group(1)]
+            rows = [
+                r for r in store.find_subscriptions(unsub.group(1)) if r["token"] == unsub.group(1)
+            ]
             if rows:
                 store.deactivate_subscriptions([r["id"] for r in rows])
         if rows:
@@ -85,7 +87,9 @@ class FeedServer:
         handler = type("Handler", (_Handler,), {"feed_dir": Path(feed_dir), "db": Path(db)})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="feed-http", daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, name="feed-http", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -94,8 +98,11 @@ class FeedServer:
 
     def start(self) -> str:
         self.thread.start()
-        logger.info("Serving feeds at %s/feed.atom and %s/feeds/<subscription-id>.atom",
-                    self.base_url, self.base_url)
+        logger.info(
+            "Serving feeds at %s/feed.atom and %s/feeds/<subscription-id>.atom",
+            self.base_url,
+            self.base_url,
+        )
         return self.base_url
 
     def stop(self) -> None:

@@ -118,12 +118,14 @@ class Held:
         if not self.skipped:
             return ""
         return "skipped (already being crawled): " + ", ".join(
-            f"{pid} by {who}" for pid, who in sorted(self.skipped.items()))
+            f"{pid} by {who}" for pid, who in sorted(self.skipped.items())
+        )
 
 
 @contextmanager
-def portal_locks(store: Store, seeds: Sequence[Seed], owner: str,
-                 stale_after: float = STALE_AFTER) -> Iterator[Held]:
+def portal_locks(
+    store: Store, seeds: Sequence[Seed], owner: str, stale_after: float = STALE_AFTER
+) -> Iterator[Held]:
     """Lock each seed's portal for the block; portals locked by someone else are skipped.
 
     Args:

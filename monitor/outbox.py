@@ -107,8 +107,14 @@ def enqueue_new(store: Store) -> tuple[int, set[int]]:
 class _Round:
     """One pass over the outbox; holds what every batch needs."""
 
-    def __init__(self, store: Store, channel: alerts.EmailChannel, now: datetime,
-                 retry_max: float, hint: HintFn) -> None:
+    def __init__(
+        self,
+        store: Store,
+        channel: alerts.EmailChannel,
+        now: datetime,
+        retry_max: float,
+        hint: HintFn,
+    ) -> None:
         self.store, self.channel, self.now = store, channel, now
         self.retry_max, self.hint = retry_max, hint
         self.summary = RoundSummary()
@@ -136,7 +142,7 @@ class _Round:
         pending = [r for r in rows if r["status"] == "pending"]
         size = 1 if sub.digest == "immediate" else MAX_DIGEST
         for start in range(0, len(pending), size):
-            batch = pending[start:start + size]
+            batch = pending[start : start + size]
             key = f"outbox-{batch[0]['id']}"
             message_id = alerts.message_id_for(key, self.channel.smtp.sender)
             self.store.claim_batch([r["id"] for r in batch], key, message_id, iso(self.now))
@@ -157,19 +163,30 @@ class _Round:
         if not result.retryable:
             self.store.mark_failed(key, result.detail)
             self.summary.failed += len(rows)
-            logger.error("Delivery %s to subscription %s failed for good: %s", key, sub.id, result.detail)
+            logger.error(
+                "Delivery %s to subscription %s failed for good: %s", key, sub.id, result.detail
+            )
             return True  # this batch is settled; later ones may still go
         delay = backoff(attempts, self.retry_max)
         self.store.mark_retry(key, result.detail, iso(self.now + timedelta(seconds=delay)))
         self.summary.retrying += len(rows)
         self.server_down = "recipients refused" not in result.detail
-        logger.warning("Delivery %s to subscription %s will be retried in %.0f s", key, sub.id, delay)
+        logger.warning(
+            "Delivery %s to subscription %s will be retried in %.0f s", key, sub.id, delay
+        )
         return False
 
 
-def deliver_round(store: Store, channel: alerts.EmailChannel, now: datetime | None = None, *,
-                  retry_max: float = RETRY_MAX, hint: HintFn = cli_hint,
-                  feeds: FeedOptions | None = None, owner: str = "deliver") -> RoundSummary:
+def deliver_round(
+    store: Store,
+    channel: alerts.EmailChannel,
+    now: datetime | None = None,
+    *,
+    retry_max: float = RETRY_MAX,
+    hint: HintFn = cli_hint,
+    feeds: FeedOptions | None = None,
+    owner: str = "deliver",
+) -> RoundSummary:
     """Run one delivery round (see the module docstring) and rewrite the feeds.
 
     Args:
@@ -192,13 +209,22 @@ def deliver_round(store: Store, channel: alerts.EmailChannel, now: datetime | No
             job.summary.feeds_written = write_feeds(store, feeds, touched)
     s = job.summary
     if s.mails_sent or s.retrying or s.failed:
-        logger.info("Delivery round: %d mails (%d events) sent, %d waiting for retry, %d failed",
-                    s.mails_sent, s.deliveries_sent, s.retrying, s.failed)
+        logger.info(
+            "Delivery round: %d mails (%d events) sent, %d waiting for retry, %d failed",
+            s.mails_sent,
+            s.deliveries_sent,
+            s.retrying,
+            s.failed,
+        )
     return s
 
 
-def feed_events(store: Store, sub: Subscription | None, window: int = FEED_WINDOW,
-                recent: list[Event] | None = None) -> list[Event]:
+def feed_events(
+    store: Store,
+    sub: Subscription | None,
+    window: int = FEED_WINDOW,
+    recent: list[Event] | None = None,
+) -> list[Event]:
     """The latest events for a feed: everything, or what ``sub`` matches among the recent ones.
 
     Args:
@@ -210,16 +236,28 @@ def feed_events(store: Store, sub: Subscription | None, window: int = FEED_WINDO
     return [e for e in recent if sub.matches(e)][:window]
 
 
-def write_one_feed(store: Store, opts: FeedOptions, sub: Subscription | None, out: Path,
-                   recent: list[Event] | None = None) -> Path:
+def write_one_feed(
+    store: Store,
+    opts: FeedOptions,
+    sub: Subscription | None,
+    out: Path,
+    recent: list[Event] | None = None,
+) -> Path:
     """Write the feed of everything (``sub`` None) or of one subscription to ``out``."""
     name = "feed" if sub is None else f"subscription/{sub.id}"
     self_url = None
     if opts.base_url:
         self_url = opts.base_url + ("/feed.atom" if sub is None else f"/feeds/{sub.id}.atom")
     title = "年报监测" if sub is None else f"年报监测 · 订阅 {sub.id}"
-    return write_feed(out, feed_events(store, sub, recent=recent), feed_id=f"{TAG_PREFIX}{name}",
-                      title=title, link=opts.link, self_url=self_url, fmt=opts.fmt)
+    return write_feed(
+        out,
+        feed_events(store, sub, recent=recent),
+        feed_id=f"{TAG_PREFIX}{name}",
+        title=title,
+        link=opts.link,
+        self_url=self_url,
+        fmt=opts.fmt,
+    )
 
 
 def write_feeds(store: Store, opts: FeedOptions, touched: set[int] | None = None) -> int:

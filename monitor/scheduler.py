@@ -64,10 +64,12 @@ def parse_duration(text: str) -> float:
 
 def default_trigger() -> BaseTrigger:
     """Daily in reporting season (1 Jan – 31 Mar), weekly on Mondays otherwise; 06:00 Beijing."""
-    return OrTrigger([
-        CronTrigger(month="1-3", hour=6, minute=0, timezone=TZ),
-        CronTrigger(month="4-12", day_of_week="mon", hour=6, minute=0, timezone=TZ),
-    ])
+    return OrTrigger(
+        [
+            CronTrigger(month="1-3", hour=6, minute=0, timezone=TZ),
+            CronTrigger(month="4-12", day_of_week="mon", hour=6, minute=0, timezone=TZ),
+        ]
+    )
 
 
 def schedule_key(seed: Seed, every: float | None) -> str:
@@ -133,7 +135,11 @@ class Daemon:
         self.channel = EmailChannel(opts.smtp)
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(opts.workers)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": MISFIRE_GRACE,
+            },
             timezone=TZ,
         )
 
@@ -162,15 +168,29 @@ class Daemon:
             if not held.seeds:
                 logger.info("Crawl of %s skipped: %s", key, held.message())
                 return
-            logger.info("Crawling %d portal(s) [%s]: %s", len(held.seeds), key,
-                        ", ".join(s.id for s in held.seeds))
+            logger.info(
+                "Crawling %d portal(s) [%s]: %s",
+                len(held.seeds),
+                key,
+                ", ".join(s.id for s in held.seeds),
+            )
             config = Config(db=self.opts.db, settings=self.opts.settings, smtp=self.opts.smtp)
-            result = cycle.crawl(config, held.seeds, trigger="daemon", timeout=self.opts.crawl_timeout)
+            result = cycle.crawl(
+                config, held.seeds, trigger="daemon", timeout=self.opts.crawl_timeout
+            )
         counts = result.counts()
-        logger.info("Run %s %s: %d events (new %d, edited %d, removed %d, moved %d, restored %d)%s",
-                    result.run_id, result.status, len(result.events), counts["new"], counts["edited"],
-                    counts["removed"], counts["moved"], counts["restored"],
-                    f" — {result.detail}" if result.detail else "")
+        logger.info(
+            "Run %s %s: %d events (new %d, edited %d, removed %d, moved %d, restored %d)%s",
+            result.run_id,
+            result.status,
+            len(result.events),
+            counts["new"],
+            counts["edited"],
+            counts["removed"],
+            counts["moved"],
+            counts["restored"],
+            f" — {result.detail}" if result.detail else "",
+        )
         if result.events and not self.stopping.is_set():
             self.scheduler.modify_job("deliver", next_run_time=datetime.now(TZ))
         self.beat()
@@ -180,8 +200,14 @@ class Daemon:
 
     def _deliver(self) -> None:
         with Store(self.opts.db) as store:
-            outbox.deliver_round(store, self.channel, retry_max=self.opts.retry_max, hint=self.hint,
-                                 feeds=self.feed_options(), owner="daemon")
+            outbox.deliver_round(
+                store,
+                self.channel,
+                retry_max=self.opts.retry_max,
+                hint=self.hint,
+                feeds=self.feed_options(),
+                owner="daemon",
+            )
 
     def feed_options(self) -> outbox.FeedOptions:
         link = self.base_url or "https://github.com/nianbao/nianbao"
@@ -189,7 +215,11 @@ class Daemon:
 
     def hint(self, sub) -> str:
         """A link where the daemon serves HTTP beyond loopback, else the command to run."""
-        if self.base_url and self.opts.http and self.opts.http[0] not in ("127.0.0.1", "localhost", "::1"):
+        if (
+            self.base_url
+            and self.opts.http
+            and self.opts.http[0] not in ("127.0.0.1", "localhost", "::1")
+        ):
             return f"{self.base_url}/unsubscribe/{sub.token}"
         return outbox.cli_hint(sub)
 
@@ -214,27 +244,54 @@ class Daemon:
         with Store(self.opts.db) as store:
             history = store.portal_history()
         for key, seeds in groups.items():
-            starts = [history.get(s.id, [{}])[0].get("started_at") if history.get(s.id) else None
-                      for s in seeds]
-            last = None if None in starts else min(datetime.fromisoformat(t.replace("Z", "+00:00"))
-                                                   for t in starts)
+            starts = [
+                history.get(s.id, [{}])[0].get("started_at") if history.get(s.id) else None
+                for s in seeds
+            ]
+            last = (
+                None
+                if None in starts
+                else min(datetime.fromisoformat(t.replace("Z", "+00:00")) for t in starts)
+            )
             when = first_run(key, last, now)
-            self.scheduler.add_job(self.crawl_job, trigger_for(key), args=[key, seeds], id=f"crawl:{key}",
-                                   name=f"crawl [{key}]", next_run_time=when)
-            logger.info("Schedule [%s] for %s; first run %s", key, ", ".join(s.id for s in seeds),
-                        when.isoformat(timespec="seconds"))
+            self.scheduler.add_job(
+                self.crawl_job,
+                trigger_for(key),
+                args=[key, seeds],
+                id=f"crawl:{key}",
+                name=f"crawl [{key}]",
+                next_run_time=when,
+            )
+            logger.info(
+                "Schedule [%s] for %s; first run %s",
+                key,
+                ", ".join(s.id for s in seeds),
+                when.isoformat(timespec="seconds"),
+            )
         deliver = min(self.opts.deliver_every, self.opts.every or self.opts.deliver_every)
-        self.scheduler.add_job(self.deliver_job, IntervalTrigger(seconds=deliver, timezone=TZ),
-                               id="deliver", name="deliver", next_run_time=now)
-        self.scheduler.add_job(self.beat, IntervalTrigger(seconds=HEARTBEAT, timezone=TZ), id="heartbeat")
+        self.scheduler.add_job(
+            self.deliver_job,
+            IntervalTrigger(seconds=deliver, timezone=TZ),
+            id="deliver",
+            name="deliver",
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.beat, IntervalTrigger(seconds=HEARTBEAT, timezone=TZ), id="heartbeat"
+        )
 
     def on_signal(self, signum: int, frame: object) -> None:
         if self.stopping.is_set():
             return
-        logger.info("Received %s: taking no new jobs, stopping within %.0f s",
-                    signal.Signals(signum).name, self.opts.stop_timeout)
+        logger.info(
+            "Received %s: taking no new jobs, stopping within %.0f s",
+            signal.Signals(signum).name,
+            self.opts.stop_timeout,
+        )
         self.stopping.set()
-        threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": False}, name="shutdown").start()
+        threading.Thread(
+            target=self.scheduler.shutdown, kwargs={"wait": False}, name="shutdown"
+        ).start()
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit status (0 after a clean stop)."""
@@ -243,8 +300,14 @@ class Daemon:
         if self.opts.http:
             self.server = FeedServer(self.opts.feeds, self.opts.db, *self.opts.http)
             self.base_url = self.server.start()
-        logger.info("Daemon %s starting: %d portals, database %s, SMTP %s:%s", self.pid,
-                    len(self.opts.seeds), self.opts.db, self.opts.smtp.host, self.opts.smtp.port)
+        logger.info(
+            "Daemon %s starting: %d portals, database %s, SMTP %s:%s",
+            self.pid,
+            len(self.opts.seeds),
+            self.opts.db,
+            self.opts.smtp.host,
+            self.opts.smtp.port,
+        )
         self.add_jobs()
         self.beat()
         self.scheduler.start()  # blocks until on_signal shuts it down
@@ -254,14 +317,18 @@ class Daemon:
     def finish(self) -> None:
         """Wait for running jobs (bounded), stop crawls that overrun, flush deliveries."""
         if not self._wait_idle(self.opts.stop_timeout):
-            logger.warning("Crawls still running after %.0f s: stopping them", self.opts.stop_timeout)
+            logger.warning(
+                "Crawls still running after %.0f s: stopping them", self.opts.stop_timeout
+            )
             stop_children()
             self._wait_idle(30.0)
         logger.info("Flushing deliveries")
         try:
             self._deliver()
         except Exception:
-            logger.exception("Final delivery round failed; the outbox keeps the mails for next time")
+            logger.exception(
+                "Final delivery round failed; the outbox keeps the mails for next time"
+            )
         if self.server:
             self.server.stop()
         with Store(self.opts.db) as store:
@@ -285,7 +352,9 @@ def stop_children(pattern: str = "crawler.runner") -> list[int]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmdline = (
+                (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
         except (OSError, IndexError, ValueError):
             continue
         if ppid == os.getpid() and pattern in cmdline:

@@ -28,18 +28,26 @@ def run_ok(run: dict) -> bool:
 def portal_health(runs: list[dict]) -> dict:
     """Health from a portal's runs (newest first): ok / failing / running / never crawled."""
     if not runs:
-        return {"health": "never crawled", "consecutive_failures": 0, "last_error": None,
-                "last_ok_at": None}
+        return {
+            "health": "never crawled",
+            "consecutive_failures": 0,
+            "last_error": None,
+            "last_ok_at": None,
+        }
     failures = next((n for n, r in enumerate(runs) if run_ok(r)), len(runs))
     bad = next((r for r in runs if not run_ok(r)), None)
     good = next((r for r in runs if run_ok(r)), None)
-    health = "running" if runs[0]["run_status"] == "running" else ("ok" if failures == 0 else "failing")
+    health = (
+        "running" if runs[0]["run_status"] == "running" else ("ok" if failures == 0 else "failing")
+    )
     if health == "running":
         failures = next((n for n, r in enumerate(runs[1:]) if run_ok(r)), len(runs) - 1)
     return {
         "health": health,
         "consecutive_failures": failures,
-        "last_error": (bad["portal_detail"] or bad["run_detail"] or bad["run_status"]) if bad else None,
+        "last_error": (bad["portal_detail"] or bad["run_detail"] or bad["run_status"])
+        if bad
+        else None,
         "last_ok_at": good["started_at"] if good else None,
     }
 
@@ -53,9 +61,14 @@ def daemon_state(store: Store) -> dict | None:
     fresh = (datetime.now(UTC) - beat).total_seconds() < HEARTBEAT_STALE
     alive = pid_alive(row["pid"]) if row["host"] == HOST else fresh
     running = row["status"] != "stopped" and alive and fresh
-    return {"pid": row["pid"], "running": running, "started_at": row["started_at"],
-            "heartbeat_at": row["heartbeat_at"], "stopped_at": row["stopped_at"],
-            "next_runs": json.loads(row["next_runs"] or "{}") if running else {}}
+    return {
+        "pid": row["pid"],
+        "running": running,
+        "started_at": row["started_at"],
+        "heartbeat_at": row["heartbeat_at"],
+        "stopped_at": row["stopped_at"],
+        "next_runs": json.loads(row["next_runs"] or "{}") if running else {},
+    }
 
 
 def status(store: Store) -> dict:
@@ -67,20 +80,33 @@ def status(store: Store) -> dict:
     portals = []
     for portal_id, runs in store.portal_history().items():
         last = runs[0] if runs else None
-        portals.append({
-            "portal_id": portal_id,
-            "name": names.get(portal_id, {}).get("name"),
-            "last_run": None if last is None else {
-                "run_id": last["run_id"], "started_at": last["started_at"],
-                "finished_at": last["finished_at"], "status": last["run_status"],
-                "portal_status": last["portal_status"], "trigger": last["trigger"]},
-            "next_run": next_runs.get(portal_id),
-            "locked_by": f"{locked[portal_id]['owner']} (pid {locked[portal_id]['pid']})"
-            if portal_id in locked else None,
-            **portal_health(runs),
-        })
-    return {"daemon": daemon, "portals": portals, "outbox": store.outbox_counts(),
-            "outbox_errors": store.outbox_errors()}
+        portals.append(
+            {
+                "portal_id": portal_id,
+                "name": names.get(portal_id, {}).get("name"),
+                "last_run": None
+                if last is None
+                else {
+                    "run_id": last["run_id"],
+                    "started_at": last["started_at"],
+                    "finished_at": last["finished_at"],
+                    "status": last["run_status"],
+                    "portal_status": last["portal_status"],
+                    "trigger": last["trigger"],
+                },
+                "next_run": next_runs.get(portal_id),
+                "locked_by": f"{locked[portal_id]['owner']} (pid {locked[portal_id]['pid']})"
+                if portal_id in locked
+                else None,
+                **portal_health(runs),
+            }
+        )
+    return {
+        "daemon": daemon,
+        "portals": portals,
+        "outbox": store.outbox_counts(),
+        "outbox_errors": store.outbox_errors(),
+    }
 
 
 def status_text(doc: dict) -> str:
@@ -89,23 +115,33 @@ def status_text(doc: dict) -> str:
     if d is None:
         lines = ["Daemon: never started"]
     elif d["running"]:
-        lines = [f"Daemon: running (pid {d['pid']}, since {d['started_at']}, heartbeat {d['heartbeat_at']})"]
+        lines = [
+            f"Daemon: running (pid {d['pid']}, since {d['started_at']}, heartbeat {d['heartbeat_at']})"
+        ]
     else:
         lines = [f"Daemon: not running (last seen {d['heartbeat_at']})"]
     o = doc["outbox"]
-    lines.append(f"Outbox: {o['pending']} pending, {o['sending']} sending/retrying, {o['sent']} sent, "
-                 f"{o['failed']} failed")
+    lines.append(
+        f"Outbox: {o['pending']} pending, {o['sending']} sending/retrying, {o['sent']} sent, "
+        f"{o['failed']} failed"
+    )
     for err in doc["outbox_errors"]:
-        lines.append(f"  {err['key']} ({err['events']} events, {err['attempts']} attempts, "
-                     f"status {err['status']}, next {err['next_attempt_at']}): {err['last_error']}")
+        lines.append(
+            f"  {err['key']} ({err['events']} events, {err['attempts']} attempts, "
+            f"status {err['status']}, next {err['next_attempt_at']}): {err['last_error']}"
+        )
     if not doc["portals"]:
         lines.append("No portals crawled yet.")
     for p in doc["portals"]:
         last = p["last_run"]
         when = f"last run {last['started_at']} {last['status']}" if last else "never crawled"
-        health = p["health"] + (f", {p['consecutive_failures']} failures in a row" if p["consecutive_failures"] else "")
-        lines.append(f"  {p['portal_id']:<16} {health:<28} {when}; next {p['next_run'] or '-'}"
-                     + (f"; locked by {p['locked_by']}" if p["locked_by"] else ""))
+        health = p["health"] + (
+            f", {p['consecutive_failures']} failures in a row" if p["consecutive_failures"] else ""
+        )
+        lines.append(
+            f"  {p['portal_id']:<16} {health:<28} {when}; next {p['next_run'] or '-'}"
+            + (f"; locked by {p['locked_by']}" if p["locked_by"] else "")
+        )
         if p["last_error"] and p["consecutive_failures"]:
             lines.append(f"  {'':<16} last error: {p['last_error'][:160]}")
     return "\n".join(lines)

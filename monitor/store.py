@@ -26,7 +26,16 @@ from monitor.store_reports import GONE_KINDS, ReportQueries
 
 __all__ = ["Store", "StoreError", "now_iso"]
 
-COUNTERS = ("listings_ok", "listings_failed", "pages", "unchanged", "reports", "not_reports", "problems", "gone")
+COUNTERS = (
+    "listings_ok",
+    "listings_failed",
+    "pages",
+    "unchanged",
+    "reports",
+    "not_reports",
+    "problems",
+    "gone",
+)
 
 
 class StoreError(RuntimeError):
@@ -76,8 +85,15 @@ class Store(AlertQueries, ReportQueries):
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
                     "region=excluded.region, file=excluded.file, cms=excluded.cms, "
                     "start_urls=excluded.start_urls, updated_at=excluded.updated_at",
-                    [p["id"], p["name"], p["region"], p.get("file"), p.get("cms"),
-                     json.dumps(p["start_urls"]), now_iso()],
+                    [
+                        p["id"],
+                        p["name"],
+                        p["region"],
+                        p.get("file"),
+                        p.get("cms"),
+                        json.dumps(p["start_urls"]),
+                        now_iso(),
+                    ],
                 )
 
     def begin_run(self, portals: list[dict], trigger: str = "cli", pid: int | None = None) -> int:
@@ -95,7 +111,9 @@ class Store(AlertQueries, ReportQueries):
                 )
         return run_id
 
-    def finish_run(self, run_id: int, status: str, stats: dict | None = None, detail: str = "") -> None:
+    def finish_run(
+        self, run_id: int, status: str, stats: dict | None = None, detail: str = ""
+    ) -> None:
         with self.atomic():
             self.db.execute(
                 "UPDATE crawl_runs SET finished_at = ?, status = ?, stats = ?, detail = ? WHERE id = ?",
@@ -113,12 +131,17 @@ class Store(AlertQueries, ReportQueries):
         return rows[0] if rows else None
 
     def portal_runs(self, run_id: int) -> list[dict]:
-        rows = list(self.db.query(
-            "SELECT pr.*, p.name, (SELECT COUNT(DISTINCT pg.report_id) FROM pages pg WHERE pg.last_ok_run = pr.run_id "
-            "AND pg.portal_id = pr.portal_id AND pg.report_id IS NOT NULL) AS reports_seen "
-            "FROM portal_runs pr LEFT JOIN portals p ON p.id = pr.portal_id WHERE run_id = ? ORDER BY portal_id",
-            [run_id]))
-        for row in rows:  # "reports": distinct reports seen; "report_pages": pages that were reports
+        rows = list(
+            self.db.query(
+                "SELECT pr.*, p.name, (SELECT COUNT(DISTINCT pg.report_id) FROM pages pg WHERE pg.last_ok_run = pr.run_id "
+                "AND pg.portal_id = pr.portal_id AND pg.report_id IS NOT NULL) AS reports_seen "
+                "FROM portal_runs pr LEFT JOIN portals p ON p.id = pr.portal_id WHERE run_id = ? ORDER BY portal_id",
+                [run_id],
+            )
+        )
+        for (
+            row
+        ) in rows:  # "reports": distinct reports seen; "report_pages": pages that were reports
             row["report_pages"], row["reports"] = row["reports"], row.pop("reports_seen")
         return rows
 
@@ -150,8 +173,12 @@ class Store(AlertQueries, ReportQueries):
     def _ingest_listing(self, item: ListingItem, run_id: int) -> str:
         if not item.ok:
             self._count(run_id, item.portal_id, "listings_failed")
-            self._record_problem(FetchProblem(
-                item.portal_id, item.url, "listing", item.status, item.detail, is_listing=True), run_id)
+            self._record_problem(
+                FetchProblem(
+                    item.portal_id, item.url, "listing", item.status, item.detail, is_listing=True
+                ),
+                run_id,
+            )
             return "listing-failed"
         self._count(run_id, item.portal_id, "listings_ok")
         for url in item.report_links:
@@ -167,8 +194,17 @@ class Store(AlertQueries, ReportQueries):
         self.db.execute(
             "INSERT INTO problems (run_id, portal_id, url, kind, status, detail, at, listed_on, is_listing) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, item.portal_id, item.url, item.kind, item.status, item.detail[:500], now_iso(),
-             item.listed_on, int(item.is_listing)],
+            [
+                run_id,
+                item.portal_id,
+                item.url,
+                item.kind,
+                item.status,
+                item.detail[:500],
+                now_iso(),
+                item.listed_on,
+                int(item.is_listing),
+            ],
         )
 
     def _ingest_problem(self, item: FetchProblem, run_id: int) -> str:
@@ -185,8 +221,12 @@ class Store(AlertQueries, ReportQueries):
 
     def _touch_page(self, item: PageItem, run_id: int, **fields: object) -> None:
         base = {
-            "url": item.url, "portal_id": item.portal_id, "last_status": item.status,
-            "last_fetched_at": item.fetched_at, "last_ok_at": item.fetched_at, "last_run_id": run_id,
+            "url": item.url,
+            "portal_id": item.portal_id,
+            "last_status": item.status,
+            "last_fetched_at": item.fetched_at,
+            "last_ok_at": item.fetched_at,
+            "last_run_id": run_id,
             "last_ok_run": run_id,
         }
         if item.headers.get("etag"):
@@ -228,9 +268,17 @@ class Store(AlertQueries, ReportQueries):
             return "unchanged"
         if ex.problem:
             self._count(run_id, item.portal_id, "pages", -1)
-            self._ingest_problem(FetchProblem(
-                item.portal_id, item.url, ex.problem, item.status, ex.reason or ex.title,
-                listed_on=item.listed_on), run_id)
+            self._ingest_problem(
+                FetchProblem(
+                    item.portal_id,
+                    item.url,
+                    ex.problem,
+                    item.status,
+                    ex.reason or ex.title,
+                    listed_on=item.listed_on,
+                ),
+                run_id,
+            )
             return "problem"
         fields = {"body_fp": ex.body_fp, "text_sha": ex.text_sha, "is_report": int(ex.is_report)}
         if not ex.is_report:
@@ -248,9 +296,12 @@ class Store(AlertQueries, ReportQueries):
         rows = list(self.db.query("SELECT report_id FROM report_urls WHERE url = ?", [item.url]))
         if rows:
             return rows[0]["report_id"], False
-        same = list(self.db.query(
-            "SELECT id FROM reports WHERE portal_id = ? AND text_sha = ? ORDER BY id LIMIT 1",
-            [item.portal_id, ex.text_sha]))
+        same = list(
+            self.db.query(
+                "SELECT id FROM reports WHERE portal_id = ? AND text_sha = ? ORDER BY id LIMIT 1",
+                [item.portal_id, ex.text_sha],
+            )
+        )
         if same:  # another rendering of a known report (繁體 page, print view, second column)
             self._touch_report(same[0]["id"], item.url, run_id, item.fetched_at)
             return same[0]["id"], False
@@ -258,9 +309,18 @@ class Store(AlertQueries, ReportQueries):
         cur = self.db.execute(
             "INSERT INTO reports (portal_id, url, title, issuer, region, year, published, status, "
             "first_seen, last_seen, last_seen_run) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-            [item.portal_id, item.url, ex.title, ex.issuer or item.issuer_hint,
-             region[0]["region"] if region else "", ex.year, ex.published,
-             item.fetched_at, item.fetched_at, run_id],
+            [
+                item.portal_id,
+                item.url,
+                ex.title,
+                ex.issuer or item.issuer_hint,
+                region[0]["region"] if region else "",
+                ex.year,
+                ex.published,
+                item.fetched_at,
+                item.fetched_at,
+                run_id,
+            ],
         )
         self._touch_report(cur.lastrowid, item.url, run_id, item.fetched_at)
         return cur.lastrowid, True
@@ -269,7 +329,9 @@ class Store(AlertQueries, ReportQueries):
         report = self.report(report_id)
         self._touch_report(report_id, item.url, run_id, item.fetched_at)
         if not created and report["url"] != item.url:
-            return "same"  # only the canonical address makes versions; renderings just count as seen
+            return (
+                "same"  # only the canonical address makes versions; renderings just count as seen
+            )
         ex = item.extracted
         if report["text_sha"] == ex.text_sha:
             return "same"
@@ -277,10 +339,25 @@ class Store(AlertQueries, ReportQueries):
             "INSERT INTO versions (report_id, run_id, url, fetched_at, status, headers, content_type, "
             "raw, raw_sha, text, text_sha, body_fp, title, issuer, year, published, quality) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [report_id, run_id, item.url, item.fetched_at, item.status,
-             json.dumps(item.headers, ensure_ascii=False), item.content_type,
-             zlib.compress(item.body, 6), item.raw_sha, ex.text, ex.text_sha, ex.body_fp,
-             ex.title, ex.issuer or item.issuer_hint, ex.year, ex.published, ex.quality],
+            [
+                report_id,
+                run_id,
+                item.url,
+                item.fetched_at,
+                item.status,
+                json.dumps(item.headers, ensure_ascii=False),
+                item.content_type,
+                zlib.compress(item.body, 6),
+                item.raw_sha,
+                ex.text,
+                ex.text_sha,
+                ex.body_fp,
+                ex.title,
+                ex.issuer or item.issuer_hint,
+                ex.year,
+                ex.published,
+                ex.quality,
+            ],
         )
         self.db.execute(
             "UPDATE reports SET current_version_id = ?, text_sha = ?, title = ?, year = COALESCE(?, year), "

@@ -13,7 +13,10 @@ from sqlite_utils import Database
 
 from monitor.models import Event, now_iso
 
-GONE_KINDS = ("not_found", "soft404")  # the page is gone: evidence for removal, not a portal failure
+GONE_KINDS = (
+    "not_found",
+    "soft404",
+)  # the page is gone: evidence for removal, not a portal failure
 
 
 class ReportQueries:
@@ -47,25 +50,39 @@ class ReportQueries:
         """URLs found gone (404/410/soft 404) in this run."""
         marks = ", ".join("?" * len(GONE_KINDS))
         rows = self.db.query(
-            f"SELECT url FROM problems WHERE run_id = ? AND kind IN ({marks})", [run_id, *GONE_KINDS])
+            f"SELECT url FROM problems WHERE run_id = ? AND kind IN ({marks})",
+            [run_id, *GONE_KINDS],
+        )
         return {r["url"] for r in rows}
 
     def move_candidates(self, report: dict) -> list[dict]:
         """Other active reports of the same portal, issuer and year (a move's old self)."""
-        return list(self.db.query(
-            "SELECT * FROM reports WHERE portal_id = ? AND status = 'active' AND id != ? "
-            "AND year IS ? AND issuer IS ? ORDER BY id",
-            [report["portal_id"], report["id"], report["year"], report["issuer"]]))
+        return list(
+            self.db.query(
+                "SELECT * FROM reports WHERE portal_id = ? AND status = 'active' AND id != ? "
+                "AND year IS ? AND issuer IS ? ORDER BY id",
+                [report["portal_id"], report["id"], report["year"], report["issuer"]],
+            )
+        )
 
     def portal_reports(self, portal_id: str, status: str = "active") -> list[dict]:
-        return list(self.db.query(
-            "SELECT * FROM reports WHERE portal_id = ? AND status = ? ORDER BY id", [portal_id, status]))
+        return list(
+            self.db.query(
+                "SELECT * FROM reports WHERE portal_id = ? AND status = ? ORDER BY id",
+                [portal_id, status],
+            )
+        )
 
     def seen_urls(self, report_id: int, run_id: int) -> list[str]:
         """The URLs at which a report was fetched successfully in this run."""
-        return [r["url"] for r in self.db.query(
-            "SELECT url FROM pages WHERE report_id = ? AND last_ok_run = ? "
-            "ORDER BY (last_listed_run = ?) DESC, url", [report_id, run_id, run_id])]
+        return [
+            r["url"]
+            for r in self.db.query(
+                "SELECT url FROM pages WHERE report_id = ? AND last_ok_run = ? "
+                "ORDER BY (last_listed_run = ?) DESC, url",
+                [report_id, run_id, run_id],
+            )
+        ]
 
     def set_report(self, report_id: int, **fields: object) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -99,20 +116,32 @@ class ReportQueries:
         return row
 
     def versions_in_run(self, run_id: int) -> list[dict]:
-        return list(self.db.query(
-            "SELECT id, report_id, url, text, text_sha, title, issuer, year, quality FROM versions "
-            "WHERE run_id = ? ORDER BY id", [run_id]))
+        return list(
+            self.db.query(
+                "SELECT id, report_id, url, text, text_sha, title, issuer, year, quality FROM versions "
+                "WHERE run_id = ? ORDER BY id",
+                [run_id],
+            )
+        )
 
     def previous_version(self, report_id: int, before_id: int) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT id, url, text, text_sha, quality FROM versions WHERE report_id = ? AND id < ? "
-            "ORDER BY id DESC LIMIT 1", [report_id, before_id]))
+        rows = list(
+            self.db.query(
+                "SELECT id, url, text, text_sha, quality FROM versions WHERE report_id = ? AND id < ? "
+                "ORDER BY id DESC LIMIT 1",
+                [report_id, before_id],
+            )
+        )
         return rows[0] if rows else None
 
     def history(self, report_id: int) -> list[dict]:
-        return list(self.db.query(
-            "SELECT id, run_id, url, fetched_at, status, text_sha, raw_sha, quality, length(text) AS chars "
-            "FROM versions WHERE report_id = ? ORDER BY id", [report_id]))
+        return list(
+            self.db.query(
+                "SELECT id, run_id, url, fetched_at, status, text_sha, raw_sha, quality, length(text) AS chars "
+                "FROM versions WHERE report_id = ? ORDER BY id",
+                [report_id],
+            )
+        )
 
     def add_event(self, event: Event) -> int:
         data = event.to_json()
@@ -128,8 +157,13 @@ class ReportQueries:
         )
         return cur.lastrowid
 
-    def events(self, since: str | None = None, kind: str | None = None,
-               run_id: int | None = None, limit: int | None = None) -> list[Event]:
+    def events(
+        self,
+        since: str | None = None,
+        kind: str | None = None,
+        run_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
         where, args = ["1 = 1"], []
         if since:
             where.append("detected_at >= ?")
@@ -151,8 +185,11 @@ class ReportQueries:
 
     def reports(self, portal_id: str | None = None) -> list[dict]:
         where = "WHERE r.portal_id = ?" if portal_id else ""
-        return list(self.db.query(
-            "SELECT r.id, r.portal_id, r.url, r.title, r.issuer, r.region, r.year, r.published, "
-            "r.status, r.first_seen, r.last_seen, COUNT(v.id) AS versions FROM reports r "
-            f"LEFT JOIN versions v ON v.report_id = r.id {where} GROUP BY r.id ORDER BY r.portal_id, r.year DESC, r.id",
-            [portal_id] if portal_id else []))
+        return list(
+            self.db.query(
+                "SELECT r.id, r.portal_id, r.url, r.title, r.issuer, r.region, r.year, r.published, "
+                "r.status, r.first_seen, r.last_seen, COUNT(v.id) AS versions FROM reports r "
+                f"LEFT JOIN versions v ON v.report_id = r.id {where} GROUP BY r.id ORDER BY r.portal_id, r.year DESC, r.id",
+                [portal_id] if portal_id else [],
+            )
+        )

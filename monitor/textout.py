@@ -32,11 +32,15 @@ def crawl_summary(result: dict) -> str:
     for problem in result["problems"]:
         kinds[problem["kind"]] = kinds.get(problem["kind"], 0) + 1
     if kinds:
-        lines.append("  problems by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+        lines.append(
+            "  problems by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        )
         for problem in result["problems"][:10]:
             lines.append(f"    {problem['kind']:<11} {problem['url']}  {problem['detail'][:80]}")
         if len(result["problems"]) > 10:
-            lines.append(f"    … {len(result['problems']) - 10} more (nianbao crawl --json shows all)")
+            lines.append(
+                f"    … {len(result['problems']) - 10} more (nianbao crawl --json shows all)"
+            )
     if result.get("log_file"):
         lines.append(f"  log: {result['log_file']}")
     return "\n".join(lines)
@@ -72,7 +76,9 @@ def event_detail(e: Event, max_lines: int | None = None) -> str:
     if e.diff:
         diff_lines = e.diff.splitlines()
         if max_lines and len(diff_lines) > max_lines:
-            diff_lines = diff_lines[:max_lines] + [f"… ({len(e.diff.splitlines()) - max_lines} more lines)"]
+            diff_lines = diff_lines[:max_lines] + [
+                f"… ({len(e.diff.splitlines()) - max_lines} more lines)"
+            ]
         lines.extend("    " + line for line in diff_lines)
     return "\n".join(lines)
 

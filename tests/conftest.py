@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from monitor.mirror import MirrorServer
-from tests.conftest_smtp import *  # noqa: F401,F403  (smtp_server fixture)
+from tests.conftest_smtp import *  # noqa: F403  (smtp_server fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8"]
+LOCAL = [
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "AUTOTHROTTLE_ENABLED=false",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+]
 
 
 @pytest.fixture
@@ -29,14 +36,20 @@ def mirror():
     server.stop()
 
 
-def run_cli(*args: str, db: Path | None = None, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, db: Path | None = None, env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     """Run ``nianbao`` as a user would: a real process."""
     full_env = dict(os.environ, **(env or {}))
     if db is not None:
         full_env["NIANBAO_DB"] = str(db)
     return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
-        cwd=ROOT, env=full_env, timeout=timeout,
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=timeout,
     )
 
 

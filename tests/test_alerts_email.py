@@ -23,17 +23,25 @@ def digest() -> list[Event]:
     return [
         Event("new", 1, "https://www.gov.cn/a", title="新报告", issuer="国务院办公厅", id=1),
         Event(
-            "edited", 2, "https://www.qidong.gov.cn/r", title=f"启东市年报{HOSTILE}",
-            issuer=HOSTILE, year=2020, diff=f"@@ -1 +1 @@\n-予以公开 151\n+予以公开 152{HOSTILE}",
-            sections=["三"], numbers=[NumberChange("三、(一)予以公开", "151", "152")], id=2,
+            "edited",
+            2,
+            "https://www.qidong.gov.cn/r",
+            title=f"启东市年报{HOSTILE}",
+            issuer=HOSTILE,
+            year=2020,
+            diff=f"@@ -1 +1 @@\n-予以公开 151\n+予以公开 152{HOSTILE}",
+            sections=["三"],
+            numbers=[NumberChange("三、(一)予以公开", "151", "152")],
+            id=2,
         ),
         Event("new", 3, "https://www.gov.cn/b", title="另一份", id=3),
     ]
 
 
 def channel(port: int, **kw) -> EmailChannel:
-    return EmailChannel(SmtpConfig(host="127.0.0.1", port=port, sender="nianbao@example.org",
-                                   timeout=5, **kw))
+    return EmailChannel(
+        SmtpConfig(host="127.0.0.1", port=port, sender="nianbao@example.org", timeout=5, **kw)
+    )
 
 
 def received(server) -> email.message.EmailMessage:
@@ -76,8 +84,10 @@ def test_deliver_uses_stable_message_id(smtp_server):
     second = deliver(ch, sub, digest(), key="outbox-42", unsubscribe_hint="x")
     assert first.ok and second.ok and first.detail == second.detail
     assert first.detail == message_id_for("outbox-42", "nianbao@example.org")
-    ids = [email.message_from_bytes(e.content, policy=email.policy.default)["Message-ID"]
-           for e in smtp_server.envelopes]
+    ids = [
+        email.message_from_bytes(e.content, policy=email.policy.default)["Message-ID"]
+        for e in smtp_server.envelopes
+    ]
     assert ids == [first.detail, first.detail]
     assert first.event_ids == [1, 2, 3]
 
@@ -89,8 +99,9 @@ def test_server_down_is_retryable():
     assert info.value.retryable
 
 
-@pytest.mark.parametrize(("reply", "retryable"), [("550 5.7.1 Rejected", False),
-                                                  ("451 4.3.0 Try later", True)])
+@pytest.mark.parametrize(
+    ("reply", "retryable"), [("550 5.7.1 Rejected", False), ("451 4.3.0 Try later", True)]
+)
 def test_server_reply_codes(reply, retryable):
     with run_smtp(RejectingHandler(reply)) as server:
         ch = channel(server.port)

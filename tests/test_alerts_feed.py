@@ -15,19 +15,31 @@ HOSTILE = "<script>alert(1)</script>"
 def events() -> list[Event]:
     return [
         Event(
-            "edited", 1, "https://www.qidong.gov.cn/r.html", title=f"启东市年报{HOSTILE}",
-            issuer="启东市人民政府", year=2020, detected_at="2026-03-01T08:00:00+00:00",
-            diff="@@ -1 +1 @@\n-予以公开 151\n+予以公开 152", id=11,
+            "edited",
+            1,
+            "https://www.qidong.gov.cn/r.html",
+            title=f"启东市年报{HOSTILE}",
+            issuer="启东市人民政府",
+            year=2020,
+            detected_at="2026-03-01T08:00:00+00:00",
+            diff="@@ -1 +1 @@\n-予以公开 151\n+予以公开 152",
+            id=11,
         ),
-        Event("new", 2, "javascript:alert(1)", title="新报告", detected_at="2026-03-02T08:00", id=12),
+        Event(
+            "new", 2, "javascript:alert(1)", title="新报告", detected_at="2026-03-02T08:00", id=12
+        ),
         Event("removed", 3, "http://www.gov.cn/gone", title="被删除的报告", id=None),
     ]
 
 
 def build(fmt: str) -> bytes:
     return build_feed(
-        events(), feed_id="tag:nianbao,2026:feed/t", title="年报监测",
-        link="https://nianbao.example/", self_url="https://nianbao.example/t.xml", fmt=fmt,
+        events(),
+        feed_id="tag:nianbao,2026:feed/t",
+        title="年报监测",
+        link="https://nianbao.example/",
+        self_url="https://nianbao.example/t.xml",
+        fmt=fmt,
     )
 
 

@@ -105,7 +105,7 @@ def test_changed_digit_is_highlighted_character_level():
 
 def test_unpaired_added_line_is_green_and_escaped():
     html = render.render_diff_html(DIFF)
-    assert '+&lt;script&gt;alert(1)&lt;/script&gt;</ins>' in html
+    assert "+&lt;script&gt;alert(1)&lt;/script&gt;</ins>" in html
     assert html.count("<ins ") == 2 and html.count("<del ") == 1
 
 

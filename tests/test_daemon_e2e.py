@@ -38,7 +38,10 @@ def wait_for(check: Callable[[], object], timeout: float = 60, what: str = "") -
 
 
 def message_ids(envelopes) -> list[str]:
-    return [email.message_from_bytes(e.content, policy=email.policy.default)["Message-ID"] for e in envelopes]
+    return [
+        email.message_from_bytes(e.content, policy=email.policy.default)["Message-ID"]
+        for e in envelopes
+    ]
 
 
 def outbox(db: Path) -> dict[str, int]:
@@ -51,14 +54,39 @@ class Daemon:
 
     def __init__(self, tmp: Path, db: Path, seeds: Path, smtp_port: int, *extra: str) -> None:
         self.log = tmp / f"daemon-{time.monotonic_ns()}.log"
-        env = dict(os.environ, NIANBAO_DB=str(db), NIANBAO_SMTP_HOST="127.0.0.1",
-                   NIANBAO_SMTP_PORT=str(smtp_port), NIANBAO_SMTP_FROM=SENDER,
-                   NIANBAO_SMTP_PASSWORD="hunter2-secret")
+        env = dict(
+            os.environ,
+            NIANBAO_DB=str(db),
+            NIANBAO_SMTP_HOST="127.0.0.1",
+            NIANBAO_SMTP_PORT=str(smtp_port),
+            NIANBAO_SMTP_FROM=SENDER,
+            NIANBAO_SMTP_PASSWORD="hunter2-secret",
+        )
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "daemon", "--seeds", str(seeds), "--every", "2s",
-                 "--retry-max", "1s", "--deliver-every", "1s", "--stop-timeout", "20s", *LOCAL, *extra],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "monitor",
+                    "daemon",
+                    "--seeds",
+                    str(seeds),
+                    "--every",
+                    "2s",
+                    "--retry-max",
+                    "1s",
+                    "--deliver-every",
+                    "1s",
+                    "--stop-timeout",
+                    "20s",
+                    *LOCAL,
+                    *extra,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -95,13 +123,22 @@ def test_edit_reaches_mailbox_and_feed_then_sigterm_exits_cleanly(setup, mirror,
         wait_for(lambda: "Run 1 ok" in daemon.text(), 60, "the first crawl")
         mirror.set_state("edit-number")
         wait_for(lambda: smtp_server.envelopes, 60, "the edit's mail")
-        msg = email.message_from_bytes(smtp_server.envelopes[0].content, policy=email.policy.default)
+        msg = email.message_from_bytes(
+            smtp_server.envelopes[0].content, policy=email.policy.default
+        )
         assert msg["Subject"] == "【年报监测】修改 1"
         assert "151 → 152" in msg.get_body(("plain",)).get_content()
-        feed = wait_for(lambda: feedparser.parse(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/feeds/1.atom", timeout=5).read()), 10, "the feed")
+        feed = wait_for(
+            lambda: feedparser.parse(
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/feeds/1.atom", timeout=5).read()
+            ),
+            10,
+            "the feed",
+        )
         assert [e.title[:4] for e in feed.entries] == ["[修改]"]
-        everything = feedparser.parse(urllib.request.urlopen(f"http://127.0.0.1:{port}/feed.atom", timeout=5).read())
+        everything = feedparser.parse(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/feed.atom", timeout=5).read()
+        )
         assert {e.title[:4] for e in everything.entries} == {"[新增]", "[修改]"}
     finally:
         code = daemon.stop()
@@ -168,7 +205,9 @@ def test_kill_9_during_a_round_loses_nothing_and_duplicates_nothing(setup):
             assert second.stop() == 0
     ids = message_ids(handler.envelopes)
     assert len(set(ids)) == 4  # none lost
-    assert len(ids) == 5 and ids[1] == ids[2]  # the one in flight was resent with the same Message-ID
+    assert (
+        len(ids) == 5 and ids[1] == ids[2]
+    )  # the one in flight was resent with the same Message-ID
     assert "Took over stale lock" in second.text()
 
 
@@ -178,8 +217,10 @@ def test_manual_crawl_skips_a_portal_the_daemon_is_crawling(setup):
     try:
         with Store(db) as store:
             for portal in ("jiangsu", "zhejiang", "qidong", "jszwb"):
-                store.db.execute("INSERT INTO locks VALUES (?, 'daemon', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
-                                 [portal, holder.pid, HOST])
+                store.db.execute(
+                    "INSERT INTO locks VALUES (?, 'daemon', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                    [portal, holder.pid, HOST],
+                )
         result = run_cli("crawl", "--seeds", str(seeds), "--quiet", *LOCAL, db=db)
     finally:
         holder.kill()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from monitor.differ import diff_text
 
-BASE = "\n".join([
-    "一、总体情况",
-    "2020年,启东市新收到依申请公开309件。",
-    "二、主动公开政府信息情况",
-    "| 规章 | 0 | 0 | 0 |",
-    "三、收到和处理政府信息公开申请情况",
-    "| (一)予以公开 | 151 | 0 | 0 | 0 | 0 | 0 | 151 |",
-    "五、存在的主要问题及改进情况",
-    "存在问题。",
-])
+BASE = "\n".join(
+    [
+        "一、总体情况",
+        "2020年,启东市新收到依申请公开309件。",
+        "二、主动公开政府信息情况",
+        "| 规章 | 0 | 0 | 0 |",
+        "三、收到和处理政府信息公开申请情况",
+        "| (一)予以公开 | 151 | 0 | 0 | 0 | 0 | 0 | 151 |",
+        "五、存在的主要问题及改进情况",
+        "存在问题。",
+    ]
+)
 
 
 def test_identical_texts_have_no_diff():
@@ -36,6 +38,9 @@ def test_sentence_edit_and_paragraph_added():
 
 
 def test_row_added_lists_no_numbers():
-    d = diff_text(BASE, BASE.replace("| 规章 | 0 | 0 | 0 |", "| 规章 | 0 | 0 | 0 |\n| 规范性文件 | 2 | 1 | 3 |"))
+    d = diff_text(
+        BASE,
+        BASE.replace("| 规章 | 0 | 0 | 0 |", "| 规章 | 0 | 0 | 0 |\n| 规范性文件 | 2 | 1 | 3 |"),
+    )
     assert d.sections == ["二"] and d.numbers == []
     assert "+| 规范性文件 | 2 | 1 | 3 |" in d.diff

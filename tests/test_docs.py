@@ -42,20 +42,37 @@ def test_readme_first_screen_has_the_two_commands():
 
 @pytest.mark.parametrize("field", sorted(Event(kind="new", report_id=1, url="u").to_json()))
 def test_event_json_fields_are_documented(field):
-    section = README[README.index("`events --json`"):README.index("`extract --json`")]
+    section = README[README.index("`events --json`") : README.index("`extract --json`")]
     assert field in section
 
 
 def test_crawl_json_fields_are_documented(cli, tmp_path, db_path, mirror):
     seeds = tmp_path / "seeds.toml"
     mirror.seeds_toml(seeds)
-    result = cli("crawl", "--seeds", str(seeds), "--portal", "jszwb", "--json", "-s", "DOWNLOAD_DELAY=0",
-                 "-s", "AUTOTHROTTLE_ENABLED=false", db=db_path)
+    result = cli(
+        "crawl",
+        "--seeds",
+        str(seeds),
+        "--portal",
+        "jszwb",
+        "--json",
+        "-s",
+        "DOWNLOAD_DELAY=0",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=false",
+        db=db_path,
+    )
     data = json.loads(result.stdout)
-    section = README[README.index("`crawl --json`"):README.index("`events --json`")]
+    section = README[README.index("`crawl --json`") : README.index("`events --json`")]
     undocumented = [f for f in list(data) + list(data["portals"][0]) if f not in section]
     assert undocumented == []
-    extract = json.loads(cli("extract", "--json", str(Path(__file__).parent / "pages" / "hanweb_jszwb_2016.html"),
-                             db=db_path).stdout)
-    section = README[README.index("`extract --json`"):README.index("`reports --json`")]
+    extract = json.loads(
+        cli(
+            "extract",
+            "--json",
+            str(Path(__file__).parent / "pages" / "hanweb_jszwb_2016.html"),
+            db=db_path,
+        ).stdout
+    )
+    section = README[README.index("`extract --json`") : README.index("`reports --json`")]
     assert [f for f in extract if f not in section] == []

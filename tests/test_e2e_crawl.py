@@ -63,10 +63,14 @@ def test_failing_portals_are_recorded_and_others_still_crawled(mirror, cli, db_p
     mirror.seeds_toml(seeds)
     dead = free_port()
     with seeds.open("a", encoding="utf-8") as f:
-        f.write(f'\n[[portal]]\nid = "refused"\nname = "拒绝连接"\nregion = "测试"\n'
-                f'start_urls = ["http://127.0.0.1:{dead}/index.html"]\n')
-        f.write(f'\n[[portal]]\nid = "broken"\nname = "服务器错误"\nregion = "测试"\n'
-                f'start_urls = ["{mirror.url("/bad/500")}"]\nallow = ["{mirror.url("/bad/")}"]\n')
+        f.write(
+            f'\n[[portal]]\nid = "refused"\nname = "拒绝连接"\nregion = "测试"\n'
+            f'start_urls = ["http://127.0.0.1:{dead}/index.html"]\n'
+        )
+        f.write(
+            f'\n[[portal]]\nid = "broken"\nname = "服务器错误"\nregion = "测试"\n'
+            f'start_urls = ["{mirror.url("/bad/500")}"]\nallow = ["{mirror.url("/bad/")}"]\n'
+        )
     result, summary = crawl(cli, seeds, db_path, "-s", "RETRY_TIMES=0")
     assert result.returncode == 1
     status = {p["portal_id"]: p["status"] for p in summary["portals"]}
@@ -80,7 +84,15 @@ def test_failing_portals_are_recorded_and_others_still_crawled(mirror, cli, db_p
 def test_a_crawl_over_its_memory_limit_is_a_failed_run(mirror, cli, db_path, tmp_path):
     seeds = tmp_path / "seeds.toml"
     mirror.seeds_toml(seeds)
-    result, summary = crawl(cli, seeds, db_path, "-s", "MEMUSAGE_LIMIT_MB=20", "-s", "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.05")
+    result, summary = crawl(
+        cli,
+        seeds,
+        db_path,
+        "-s",
+        "MEMUSAGE_LIMIT_MB=20",
+        "-s",
+        "MEMUSAGE_CHECK_INTERVAL_SECONDS=0.05",
+    )
     assert result.returncode == 1
     assert summary["status"] == "failed" and "memusage_exceeded" in summary["detail"]
     assert summary["removed"] == 0

@@ -12,8 +12,12 @@ from monitor import cycle
 from monitor.config import Config
 from monitor.store import Store
 
-LOCAL = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
-         "RETRY_TIMES": 0}
+LOCAL = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+    "RETRY_TIMES": 0,
+}
 
 # (state of the mirror, expected event kinds, expected problem kinds present, portals not healthy)
 STEPS = [
@@ -57,7 +61,9 @@ def test_step_events_exactly(walk, step):
     _, results = walk
     state, kinds, problems, unhealthy = STEPS[step]
     result = results[step]
-    assert dict(Counter(e.kind for e in result.events)) == kinds, [(e.kind, e.url) for e in result.events]
+    assert dict(Counter(e.kind for e in result.events)) == kinds, [
+        (e.kind, e.url) for e in result.events
+    ]
     assert problems <= {p["kind"] for p in result.problems}
     assert {p["portal_id"] for p in result.portals if p["status"] != "ok"} == unhealthy
 

@@ -86,10 +86,16 @@ def test_edited_pdf_is_an_edit_and_rescanned_image_is_not(walk):
 def test_files_and_image_only_reports_are_stored_as_such(walk):
     config, *_ = walk
     with Store(config.db) as store:
-        rows = {r["url"].rsplit("/", 1)[-1]: r for r in store.db.query(
-            "SELECT v.url, v.quality, v.text, v.content_type FROM versions v")}
+        rows = {
+            r["url"].rsplit("/", 1)[-1]: r
+            for r in store.db.query(
+                "SELECT v.url, v.quality, v.text, v.content_type FROM versions v"
+            )
+        }
     assert rows["P02021.pdf"]["quality"] == "ok" and "行政规范性文件" in rows["P02021.pdf"]["text"]
-    assert "行政规范性文件 | 12 | 3 | 47" in rows["P02018.docx"]["text"]  # the DOCX table, row by row
+    assert (
+        "行政规范性文件 | 12 | 3 | 47" in rows["P02018.docx"]["text"]
+    )  # the DOCX table, row by row
     assert "一、总体情况" in rows["nb2022.docx"]["text"]  # a cover page's attachment
     image_only = {k: r for k, r in rows.items() if r["quality"] == "image-only"}
     assert set(image_only) == {"P02019.pdf", "art_8801_7019.html"}
@@ -119,8 +125,20 @@ def test_seeds_check(cli, tmp_path):
         seeds = tmp_path / "seeds.toml"
         mirror.seeds_toml(seeds)
         fast = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false"]
-        result = cli("seeds", "check", "--seeds", str(seeds), "--json", *fast, "--portal", "hwnb", "--portal", "jpnb",
-                     "--portal", "trsnb")
+        result = cli(
+            "seeds",
+            "check",
+            "--seeds",
+            str(seeds),
+            "--json",
+            *fast,
+            "--portal",
+            "hwnb",
+            "--portal",
+            "jpnb",
+            "--portal",
+            "trsnb",
+        )
         assert result.returncode == 0, result.stderr
         rows = {r["portal_id"]: r for r in json.loads(result.stdout)}
         assert (rows["hwnb"]["adapter"], rows["hwnb"]["adapter_from"]) == ("hanweb", "detected")
@@ -128,8 +146,12 @@ def test_seeds_check(cli, tmp_path):
         assert rows["hwnb"]["years"] == list(range(2010, 2024))
         assert mirror.requests_seen.count("/hwnb/art/") == 0  # lists only: no report fetched
         with seeds.open("a", encoding="utf-8") as f:
-            f.write(f'\n[[portal]]\nid = "empty"\nname = "空"\nregion = "测试"\nstart_urls = ["{mirror.url("/bad/500")}"]\n')
-        assert cli("seeds", "check", "--seeds", str(seeds), *fast, "--portal", "empty").returncode == 1
+            f.write(
+                f'\n[[portal]]\nid = "empty"\nname = "空"\nregion = "测试"\nstart_urls = ["{mirror.url("/bad/500")}"]\n'
+            )
+        assert (
+            cli("seeds", "check", "--seeds", str(seeds), *fast, "--portal", "empty").returncode == 1
+        )
         (tmp_path / "bad.toml").write_text("[[portal]]\nid = 3\n", encoding="utf-8")
         assert cli("seeds", "check", "--seeds", str(tmp_path / "bad.toml")).returncode == 2
     finally:

@@ -12,8 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Composition roots: they wire the pieces together; no other module imports them.
-ROOTS = {"monitor.cli", "monitor.cli_alerts", "monitor.cli_seeds", "monitor.cycle", "monitor.scheduler",
-         "monitor.demo", "monitor.__main__"}
+ROOTS = {
+    "monitor.cli",
+    "monitor.cli_alerts",
+    "monitor.cli_seeds",
+    "monitor.cycle",
+    "monitor.scheduler",
+    "monitor.demo",
+    "monitor.__main__",
+}
 STORE = {"monitor.store", "monitor.store_reports", "monitor.store_alerts", "monitor.schema"}
 
 
@@ -33,7 +40,9 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-MODULES = {module_name(p): imports(p) for d in ("crawler", "monitor") for p in (ROOT / d).rglob("*.py")}
+MODULES = {
+    module_name(p): imports(p) for d in ("crawler", "monitor") for p in (ROOT / d).rglob("*.py")
+}
 
 
 def ours(names: set[str], prefix: str) -> set[str]:
@@ -52,8 +61,11 @@ def test_crawler_reaches_monitor_only_through_the_store(module):
 @pytest.mark.parametrize("module", sorted(STORE))
 def test_store_imports_nothing_downstream(module):
     allowed = {"monitor.models", "monitor.schema", "crawler.items"} | STORE
-    reached = {n for n in ours(MODULES[module], "monitor") | ours(MODULES[module], "crawler")
-               if not any(n == a or n.startswith(a + ".") for a in allowed)}
+    reached = {
+        n
+        for n in ours(MODULES[module], "monitor") | ours(MODULES[module], "crawler")
+        if not any(n == a or n.startswith(a + ".") for a in allowed)
+    }
     assert not reached, f"{module} imports {reached}"
     assert not ours(MODULES[module], "scrapy")
 
@@ -65,7 +77,9 @@ def test_alert_channels_run_no_sql(module):
     assert not ours(MODULES[module], "sqlite_utils") and not ours(MODULES[module], "sqlite3")
 
 
-@pytest.mark.parametrize("module", ["monitor.differ", "monitor.models", "monitor.textout", "monitor.config"])
+@pytest.mark.parametrize(
+    "module", ["monitor.differ", "monitor.models", "monitor.textout", "monitor.config"]
+)
 def test_pure_modules_stay_pure(module):
     reached = ours(MODULES[module], "monitor") | ours(MODULES[module], "crawler")
     assert {n for n in reached if not n.startswith("monitor.models")} == set(), reached
@@ -73,7 +87,9 @@ def test_pure_modules_stay_pure(module):
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m not in ROOTS))
 def test_nothing_imports_a_composition_root(module):
-    reached = {n for n in MODULES[module] for root in ROOTS if n == root or n.startswith(root + ".")}
+    reached = {
+        n for n in MODULES[module] for root in ROOTS if n == root or n.startswith(root + ".")
+    }
     # ``from monitor import cycle`` shows up as "monitor.cycle" too
     assert not reached, f"{module} imports composition root(s) {reached}"
 

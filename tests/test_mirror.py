@@ -20,9 +20,12 @@ from crawler.seeds import load_seed_file
 from monitor.mirror import MirrorServer
 
 ROOT = Path(__file__).resolve().parent.parent
-BODY = {"jiangsu": r'<div id="zoom">(.*?)</div>\s*<div class="tools">|<div id="zoom">(.*?)</div>\s*</div>',
-        "zhejiang": r'<div class="zjnr">(.*?)</div>', "qidong": r'<div class="act_m">(.*?)</div>\s*<div class="zrbj">',
-        "jszwb": r'<div class="Custom_UnionStyle">(.*?)</div></div>'}
+BODY = {
+    "jiangsu": r'<div id="zoom">(.*?)</div>\s*<div class="tools">|<div id="zoom">(.*?)</div>\s*</div>',
+    "zhejiang": r'<div class="zjnr">(.*?)</div>',
+    "qidong": r'<div class="act_m">(.*?)</div>\s*<div class="zrbj">',
+    "jszwb": r'<div class="Custom_UnionStyle">(.*?)</div></div>',
+}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -89,21 +92,36 @@ def list_links(srv: MirrorServer, start: str, encoding: str = "utf-8") -> tuple[
 
 
 def start_url(srv: MirrorServer, portal: str) -> str:
-    return next(p for p in tomllib.loads(srv.seeds_toml())["portal"] if p["id"] == portal)["start_urls"][0]
+    return next(p for p in tomllib.loads(srv.seeds_toml())["portal"] if p["id"] == portal)[
+        "start_urls"
+    ][0]
 
 
 # -- baseline --------------------------------------------------------------------------------
 
+
 def test_seeds_file_loads_and_names_every_portal(srv, tmp_path):
     srv.seeds_toml(tmp_path / "seeds.toml")
     seeds = load_seed_file(tmp_path / "seeds.toml")
-    assert [s.id for s in seeds] == srv.portal_ids() == ["jiangsu", "zhejiang", "qidong", "jszwb", "bench", "static"]
+    assert (
+        [s.id for s in seeds]
+        == srv.portal_ids()
+        == ["jiangsu", "zhejiang", "qidong", "jszwb", "bench", "static"]
+    )
     assert all(s.start_urls[0].startswith(srv.url("/")) and s.allow for s in seeds)
     assert {s.id: len(srv.expected_reports(s.id)) for s in seeds} == {
-        "jiangsu": 1, "zhejiang": 1, "qidong": 1, "jszwb": 1, "bench": 45, "static": 3}
+        "jiangsu": 1,
+        "zhejiang": 1,
+        "qidong": 1,
+        "jszwb": 1,
+        "bench": 45,
+        "static": 3,
+    }
 
 
-@pytest.mark.parametrize("portal,pages", [("jiangsu", 3), ("zhejiang", 2), ("qidong", 1), ("jszwb", 1)])
+@pytest.mark.parametrize(
+    "portal,pages", [("jiangsu", 3), ("zhejiang", 2), ("qidong", 1), ("jszwb", 1)]
+)
 def test_list_pages_link_the_expected_reports(srv, portal, pages):
     encoding = "gb18030" if portal == "qidong" else "utf-8"
     links, seen = list_links(srv, start_url(srv, portal), encoding)
@@ -126,7 +144,11 @@ def test_qidong_is_gbk_with_meta_only_charset_and_real_tables(srv):
         body.decode("utf-8")
     page = body.decode("gb18030")
     assert 'content="text/html; charset=gbk"' in page and "镕" in page
-    assert page.count("<table") >= 8 and "(一)予以公开" in page and "来源：启东市人民政府 发布时间：2021-02-19" in page
+    assert (
+        page.count("<table") >= 8
+        and "(一)予以公开" in page
+        and "来源：启东市人民政府 发布时间：2021-02-19" in page
+    )
     assert re.search(r'<a href="([^"]+\.pdf)"', page)
     pdf = fetch(srv.url(re.search(r'<a href="([^"]+\.pdf)"', page).group(1)))
     assert pdf[0] == 200 and pdf[2].startswith(b"%PDF-") and pdf[2].rstrip().endswith(b"%%EOF")
@@ -136,7 +158,14 @@ def test_noise_is_fresh_on_every_request(srv):
     url = report(srv, "jszwb")
     first, second = text(fetch(url)[2]), text(fetch(url)[2])
     assert first != second and body_text("jszwb", first) == body_text("jszwb", second)
-    for marker in ("浏览次数", "今天是", "最新信息", "javascript:", "索引号", "扫一扫在手机打开当前页"):
+    for marker in (
+        "浏览次数",
+        "今天是",
+        "最新信息",
+        "javascript:",
+        "索引号",
+        "扫一扫在手机打开当前页",
+    ):
         assert marker in first
 
 
@@ -162,10 +191,13 @@ def test_static_portal_answers_conditional_requests(srv):
     assert fetch(url, {"If-None-Match": headers["ETag"]})[0] == 304
     assert fetch(url, {"If-Modified-Since": headers["Last-Modified"]})[0] == 304
     assert fetch(url, {"If-None-Match": '"other"'})[0] == 200
-    assert [h.get("If-None-Match") for _, p, h in srv.requests_seen if p == "/static/art/1.html"][0] == headers["ETag"]
+    assert [h.get("If-None-Match") for _, p, h in srv.requests_seen if p == "/static/art/1.html"][
+        0
+    ] == headers["ETag"]
 
 
 # -- named changes ------------------------------------------------------------------------------
+
 
 def cells(page: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", page)]
@@ -195,7 +227,10 @@ def test_noise_only_keeps_text_but_not_bytes(srv):
     srv.set_state("noise-only")
     after = text(fetch(url)[2])
     assert body_text("jiangsu", before) == body_text("jiangsu", after)
-    assert after.startswith("  <!DOCTYPE") and '<meta content="江苏省人民政府" name="SiteName">' in after
+    assert (
+        after.startswith("  <!DOCTYPE")
+        and '<meta content="江苏省人民政府" name="SiteName">' in after
+    )
 
 
 def test_edit_sentence_changes_one_character(srv):
@@ -238,7 +273,10 @@ def test_delete_report(srv, change, status):
     srv.set_state(change)
     code, _, body = fetch(url)
     assert code == status and "您访问的页面不存在" in text(body)
-    assert srv.expected_reports("jszwb") == set() and url not in list_links(srv, start_url(srv, "jszwb"))[0]
+    assert (
+        srv.expected_reports("jszwb") == set()
+        and url not in list_links(srv, start_url(srv, "jszwb"))[0]
+    )
 
 
 def test_portal_down(srv):
@@ -274,17 +312,27 @@ def test_changes_are_cumulative_and_validated(srv):
 
 
 def test_control_endpoints(srv):
-    req = urllib.request.Request(srv.url("/_mirror/state"), data=b"publish-new,edit-number", method="POST")
+    req = urllib.request.Request(
+        srv.url("/_mirror/state"), data=b"publish-new,edit-number", method="POST"
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         assert json.loads(r.read())["state"] == ["publish-new", "edit-number"]
-    assert json.loads(fetch(srv.url("/_mirror/state"))[2])["state"] == ["publish-new", "edit-number"]
+    assert json.loads(fetch(srv.url("/_mirror/state"))[2])["state"] == [
+        "publish-new",
+        "edit-number",
+    ]
     assert len(json.loads(fetch(srv.url("/_mirror/expected.json"))[2])["jiangsu"]) == 2
     assert "[[portal]]" in text(fetch(srv.url("/_mirror/seeds.toml"))[2])
 
 
 def test_module_main_prints_url_serves_and_stops_on_sigterm():
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.mirror", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.mirror", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = proc.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)

@@ -34,13 +34,22 @@ def store(tmp_path):
 
 
 def channel(port: int) -> EmailChannel:
-    return EmailChannel(SmtpConfig(host="127.0.0.1", port=port, sender="nianbao@example.org", timeout=5))
+    return EmailChannel(
+        SmtpConfig(host="127.0.0.1", port=port, sender="nianbao@example.org", timeout=5)
+    )
 
 
 def add_event(store: Store, kind: str = "new", **kw) -> Event:
     n = store.max_event_id() + 1
-    fields = dict(url=f"https://www.qidong.gov.cn/r{n}", title=f"启东市2020年年报 {n}", issuer="启东市人民政府",
-                  region="江苏", portal_id="qidong", year=2020, detected_at=f"2026-01-0{1 + n % 8}T00:00:0{n % 10}Z")
+    fields = dict(
+        url=f"https://www.qidong.gov.cn/r{n}",
+        title=f"启东市2020年年报 {n}",
+        issuer="启东市人民政府",
+        region="江苏",
+        portal_id="qidong",
+        year=2020,
+        detected_at=f"2026-01-0{1 + n % 8}T00:00:0{n % 10}Z",
+    )
     fields.update(kw)
     event = Event(kind, n, **fields)
     event.id = store.add_event(event)
@@ -48,15 +57,22 @@ def add_event(store: Store, kind: str = "new", **kw) -> Event:
 
 
 def messages(server) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(e.content, policy=email.policy.default) for e in server.envelopes]
+    return [
+        email.message_from_bytes(e.content, policy=email.policy.default) for e in server.envelopes
+    ]
 
 
 def test_digest_one_mail_per_round_and_start_from_now(store, smtp_server):
     add_event(store)  # before the subscription: never delivered
     sub = store.add_subscription(Subscription("reader@example.org", region="江苏"))
     add_event(store, "new")
-    add_event(store, "edited", title=f"启东{HOSTILE}", diff="@@ -1 +1 @@\n-予以公开 151\n+予以公开 152",
-              numbers=[NumberChange("予以公开", "151", "152")])
+    add_event(
+        store,
+        "edited",
+        title=f"启东{HOSTILE}",
+        diff="@@ -1 +1 @@\n-予以公开 151\n+予以公开 152",
+        numbers=[NumberChange("予以公开", "151", "152")],
+    )
     add_event(store, "new", region="浙江")  # filtered out
     summary = outbox.deliver_round(store, channel(smtp_server.port))
     assert (summary.enqueued, summary.mails_sent, summary.deliveries_sent) == (2, 1, 2)
@@ -106,7 +122,13 @@ def test_smtp_down_backs_off_then_delivers_once(store):
         controller.stop()
     ids = [m["Message-ID"] for m in messages(handler)]
     assert len(ids) == len(set(ids)) == 3
-    assert store.outbox_counts() == {"pending": 0, "sending": 0, "sent": 4, "failed": 0, "cancelled": 0}
+    assert store.outbox_counts() == {
+        "pending": 0,
+        "sending": 0,
+        "sent": 4,
+        "failed": 0,
+        "cancelled": 0,
+    }
 
 
 def test_crash_between_send_and_mark_resends_same_message_id(store, smtp_server, monkeypatch):
@@ -153,8 +175,9 @@ def test_feeds_are_valid_and_stable(store, tmp_path):
     sub = store.add_subscription(Subscription("a@example.org", kinds=["edited"]))
     add_event(store, "new")
     add_event(store, "edited", title=f"改{HOSTILE}", diff="@@ -1 +1 @@\n-a\n+b")
-    opts = outbox.FeedOptions(tmp_path / "feeds", link="http://127.0.0.1:1/",
-                              base_url="http://127.0.0.1:1")
+    opts = outbox.FeedOptions(
+        tmp_path / "feeds", link="http://127.0.0.1:1/", base_url="http://127.0.0.1:1"
+    )
     assert outbox.write_feeds(store, opts) == 2
     everything = feedparser.parse((tmp_path / "feeds" / "feed.atom").read_bytes())
     mine = feedparser.parse((tmp_path / "feeds" / f"{sub.id}.atom").read_bytes())
@@ -183,8 +206,10 @@ def other_process():
 
 
 def hold(store: Store, name: str, owner: str, pid: int) -> None:
-    store.db.execute("INSERT INTO locks VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                     [name, owner, pid, locks.HOST])
+    store.db.execute(
+        "INSERT INTO locks VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+        [name, owner, pid, locks.HOST],
+    )
 
 
 def test_portal_locks_skip_live_holder_and_take_over_dead_one(store, other_process):
@@ -192,7 +217,9 @@ def test_portal_locks_skip_live_holder_and_take_over_dead_one(store, other_proce
     with locks.portal_locks(store, [seed("a"), seed("b")], owner="cli") as held:
         assert [s.id for s in held.seeds] == ["a"]
         assert f"b by daemon (pid {other_process.pid})" in held.message()
-        with locks.portal_locks(store, [seed("a")], owner="cli") as nested:  # same thread: re-entrant
+        with locks.portal_locks(
+            store, [seed("a")], owner="cli"
+        ) as nested:  # same thread: re-entrant
             assert [s.id for s in nested.seeds] == ["a"]
         assert store.lock_row("a") is not None
     assert [r["portal_id"] for r in store.lock_rows()] == ["b"]

@@ -83,7 +83,11 @@ def test_one_job_per_schedule_plus_delivery(daemon):
     ids = sorted(job.id for job in daemon.scheduler.get_jobs())
     assert ids == ["crawl:cron:0 7 * * *", "crawl:default", "deliver", "heartbeat"]
     defaults = daemon.scheduler._job_defaults  # applied to each job when the scheduler starts
-    assert defaults["max_instances"] == 1 and defaults["coalesce"] and defaults["misfire_grace_time"] >= 3600
+    assert (
+        defaults["max_instances"] == 1
+        and defaults["coalesce"]
+        and defaults["misfire_grace_time"] >= 3600
+    )
 
 
 def test_a_crashing_crawl_does_not_stop_the_daemon(daemon, monkeypatch, caplog):
@@ -99,12 +103,16 @@ def test_a_crashing_crawl_does_not_stop_the_daemon(daemon, monkeypatch, caplog):
 
 def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
     crawled = []
-    monkeypatch.setattr(scheduler.cycle, "crawl", lambda config, seeds, **kw: crawled.append(seeds) or 1 / 0)
+    monkeypatch.setattr(
+        scheduler.cycle, "crawl", lambda config, seeds, **kw: crawled.append(seeds) or 1 / 0
+    )
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with Store(daemon.opts.db) as store:
-            store.db.execute("INSERT INTO locks VALUES ('a', 'cli', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
-                             [holder.pid, HOST])
+            store.db.execute(
+                "INSERT INTO locks VALUES ('a', 'cli', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                [holder.pid, HOST],
+            )
         daemon.crawl_job("default", [seed("a")])
         daemon.crawl_job("default", [seed("a"), seed("b")])
     finally:
@@ -114,7 +122,9 @@ def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
 
 
 def test_stop_children_terminates_only_crawl_children():
-    crawl = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "crawler.runner"])
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "crawler.runner"]
+    )
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         time.sleep(0.2)
@@ -140,7 +150,9 @@ def test_feed_server_serves_feeds_and_unsubscribes(tmp_path):
             urllib.request.urlopen(base + "/feeds/../nianbao.db", timeout=5)
         with urllib.request.urlopen(base + f"/unsubscribe/{sub.token}", timeout=5) as response:
             assert "<form" in response.read().decode()  # GET only asks
-        with urllib.request.urlopen(base + f"/unsubscribe/{sub.token}", data=b"", timeout=5) as response:
+        with urllib.request.urlopen(
+            base + f"/unsubscribe/{sub.token}", data=b"", timeout=5
+        ) as response:
             assert "已退订" in response.read().decode()
     finally:
         server.stop()
@@ -153,8 +165,12 @@ def test_status_health_from_runs(tmp_path):
         portals = [{"id": "a", "name": "A", "region": "江苏", "start_urls": ["http://x/"]}]
         for outcome in ("ok", "failed", "failed"):
             run = store.begin_run(portals, trigger="daemon")
-            store.set_portal_health(run, "a", "ok" if outcome == "ok" else "failed", f"{outcome} detail")
-            store.finish_run(run, outcome, detail="" if outcome == "ok" else "crawl process exited with -9")
+            store.set_portal_health(
+                run, "a", "ok" if outcome == "ok" else "failed", f"{outcome} detail"
+            )
+            store.finish_run(
+                run, outcome, detail="" if outcome == "ok" else "crawl process exited with -9"
+            )
         store.daemon_beat(12345678, "elsewhere", "running", {"a": "2027-02-11T06:00:00Z"})
         doc = status.status(store)
     (p,) = doc["portals"]

@@ -23,7 +23,12 @@ def test_shipped_seeds_load_with_unique_ids():
     ids = [s.id for s in seeds]
     assert len(ids) == len(set(ids))
     names = {s.name for s in seeds}
-    for issuer in ("江苏省人民政府", "浙江省人民政府", "启东市人民政府", "江苏省政务服务管理办公室"):
+    for issuer in (
+        "江苏省人民政府",
+        "浙江省人民政府",
+        "启东市人民政府",
+        "江苏省政务服务管理办公室",
+    ):
         assert issuer in names
     assert all(u.startswith(("http://", "https://")) for s in seeds for u in s.start_urls)
     assert not any("127.0.0.1" in u for s in seeds for u in s.start_urls)
@@ -37,11 +42,16 @@ def test_good_seed_file(tmp_path):
 
 
 BAD = [
-    ("missing-key", GOOD.replace('region = "江苏省南通市"\n', ""), 2, "missing required key 'region'"),
+    (
+        "missing-key",
+        GOOD.replace('region = "江苏省南通市"\n', ""),
+        2,
+        "missing required key 'region'",
+    ),
     ("bad-url", GOOD.replace("http://www.qidong.gov.cn/", "ftp://x"), 6, "key 'start_urls'"),
     ("bad-id", GOOD.replace('id = "qidong"', 'id = "Qi Dong"'), 3, "key 'id'"),
     ("unknown-key", GOOD + 'colour = "red"\n', 7, "key 'colour': unknown key"),
-    ("bad-type", GOOD + "max_pages = \"many\"\n", 7, "key 'max_pages'"),
+    ("bad-type", GOOD + 'max_pages = "many"\n', 7, "key 'max_pages'"),
     ("bad-cms", GOOD + 'cms = "wordpress"\n', 7, "unknown CMS family"),
     ("bad-toml", GOOD + "oops = \n", 7, "invalid TOML"),
     ("no-portals", "# nothing\n", None, "no [[portal]] tables"),

@@ -11,17 +11,36 @@ from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
 from monitor import detect
 from monitor.store import Store, StoreError
 
-PORTAL = {"id": "qidong", "name": "启东市人民政府", "region": "江苏省南通市", "start_urls": ["http://x/"]}
+PORTAL = {
+    "id": "qidong",
+    "name": "启东市人民政府",
+    "region": "江苏省南通市",
+    "start_urls": ["http://x/"],
+}
 TEXT = "一、总体情况\n正文\n三、收到和处理政府信息公开申请情况\n| (一)予以公开 | 151 |"
 
 
 def page(url: str, text: str, **kw) -> PageItem:
     body = f"<html>{text}</html>".encode()
-    ex = Extracted(title="启东市人民政府2020年政府信息公开工作年度报告", issuer="启东市人民政府", year=2020,
-                   is_report=True, reason="test", text=text,
-                   text_sha=hashlib.sha256(text.encode()).hexdigest(), **kw)
-    return PageItem("qidong", url, 200, "2026-01-01T00:00:00Z", body=body,
-                    raw_sha=hashlib.sha256(body).hexdigest(), extracted=ex)
+    ex = Extracted(
+        title="启东市人民政府2020年政府信息公开工作年度报告",
+        issuer="启东市人民政府",
+        year=2020,
+        is_report=True,
+        reason="test",
+        text=text,
+        text_sha=hashlib.sha256(text.encode()).hexdigest(),
+        **kw,
+    )
+    return PageItem(
+        "qidong",
+        url,
+        200,
+        "2026-01-01T00:00:00Z",
+        body=body,
+        raw_sha=hashlib.sha256(body).hexdigest(),
+        extracted=ex,
+    )
 
 
 @pytest.fixture
@@ -44,8 +63,12 @@ def test_new_then_same_then_edited(store):
     events = run(store, page("http://x/a", TEXT.replace("151", "152")))
     assert [e.kind for e in events] == ["edited"]
     assert events[0].sections == ["三"]
-    assert [(n.label, n.before, n.after) for n in events[0].numbers] == [("三、(一)予以公开", "151", "152")]
-    assert "-| (一)予以公开 | 151 |" in events[0].diff and "+| (一)予以公开 | 152 |" in events[0].diff
+    assert [(n.label, n.before, n.after) for n in events[0].numbers] == [
+        ("三、(一)予以公开", "151", "152")
+    ]
+    assert (
+        "-| (一)予以公开 | 151 |" in events[0].diff and "+| (一)予以公开 | 152 |" in events[0].diff
+    )
     assert len(store.history(events[0].report_id)) == 2
 
 
@@ -61,8 +84,13 @@ def test_problems_and_non_reports_never_become_versions(store):
     notice.extracted.is_report = False
     soft404 = page("http://x/gone", "您访问的页面不存在")
     soft404.extracted.problem = "soft404"
-    events = run(store, notice, soft404, FetchProblem("qidong", "http://x/c", "challenge", 412),
-                 ListingItem("qidong", "http://x/", ok=False, status=503))
+    events = run(
+        store,
+        notice,
+        soft404,
+        FetchProblem("qidong", "http://x/c", "challenge", 412),
+        ListingItem("qidong", "http://x/", ok=False, status=503),
+    )
     assert events == [] and store.reports() == []
     kinds = sorted(p["kind"] for p in store.db.query("SELECT kind FROM problems"))
     assert kinds == ["challenge", "listing", "soft404"]
@@ -93,7 +121,9 @@ def test_raw_bytes_are_kept_compressed(store):
 
 def test_scans_replaced_by_scans_are_quiet_and_scan_to_text_is_noted(store):
     title_line = "启东市人民政府2020年政府信息公开工作年度报告"
-    assert [e.kind for e in run(store, page("http://x/a.pdf", title_line, quality="image-only"))] == ["new"]
+    assert [
+        e.kind for e in run(store, page("http://x/a.pdf", title_line, quality="image-only"))
+    ] == ["new"]
     assert run(store, page("http://x/a.pdf", title_line + "(扫描件)", quality="image-only")) == []
     (event,) = run(store, page("http://x/a.pdf", TEXT))
     assert event.kind == "edited" and event.note == "版本类型变化: 图片版 → 文字版"

@@ -63,7 +63,10 @@ def choose(cms: str | None, url: str, text: str) -> tuple[Adapter, str]:
 
 def help_text() -> dict[str, str]:
     """Adapter name → first docstring paragraph (for ``--help`` and docs)."""
-    return {name: " ".join((cls.__doc__ or "").split("\n\n")[0].split()) for name, cls in ADAPTERS.items()}
+    return {
+        name: " ".join((cls.__doc__ or "").split("\n\n")[0].split())
+        for name, cls in ADAPTERS.items()
+    }
 
 
 __all__ = ["ADAPTERS", "Adapter", "ListPage", "ListRequest", "choose", "detect", "help_text"]

@@ -30,8 +30,16 @@ class PrintListingsPipeline:
     def process_item(self, item: object) -> object:
         if isinstance(item, ListingItem):
             years = sorted({y for y in map(heuristics.report_year, item.anchors) if y})
-            line = {"portal": item.portal_id, "url": item.url, "ok": item.ok, "status": item.status,
-                    "adapter": item.adapter, "links": item.report_links, "years": years, "detail": item.detail}
+            line = {
+                "portal": item.portal_id,
+                "url": item.url,
+                "ok": item.ok,
+                "status": item.status,
+                "adapter": item.adapter,
+                "links": item.report_links,
+                "years": years,
+                "detail": item.detail,
+            }
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             sys.stdout.flush()
         return item
@@ -42,7 +50,9 @@ def build_settings(job: dict) -> Settings:
     settings.setmodule(default_settings, priority="project")
     settings.update(job.get("settings") or {}, priority="cmdline")
     settings.set("NIANBAO_LIST_ONLY", True, priority="cmdline")
-    settings.set("ITEM_PIPELINES", {"crawler.adapters.check.PrintListingsPipeline": 100}, priority="cmdline")
+    settings.set(
+        "ITEM_PIPELINES", {"crawler.adapters.check.PrintListingsPipeline": 100}, priority="cmdline"
+    )
     settings.set("EXTENSIONS", {}, priority="cmdline")
     settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")

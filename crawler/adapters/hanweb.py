@@ -18,8 +18,12 @@ from crawler.adapters.base import Adapter, ListPage, ListRequest
 
 DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.DOTALL | re.IGNORECASE)
 RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.DOTALL | re.IGNORECASE)
-NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[.*?href=[\"']([^\"']+)[\"']", re.DOTALL | re.IGNORECASE)
-TOTAL = re.compile(r"<totalrecord>\s*(\d+)\s*</totalrecord>|totalRecord\s*[:=]\s*['\"]?(\d+)", re.IGNORECASE)
+NEXTGROUP = re.compile(
+    r"<nextgroup>\s*<!\[CDATA\[.*?href=[\"']([^\"']+)[\"']", re.DOTALL | re.IGNORECASE
+)
+TOTAL = re.compile(
+    r"<totalrecord>\s*(\d+)\s*</totalrecord>|totalRecord\s*[:=]\s*['\"]?(\d+)", re.IGNORECASE
+)
 PERPAGE = re.compile(r"\bperpage\s*[:=]\s*['\"]?(\d+)", re.IGNORECASE)
 FORM_DEFAULTS = {"col": "1", "appid": "1", "path": "/", "permissiontype": "0"}
 FORM_KEYS = ("col", "appid", "webid", "path", "columnid", "unitid", "webname", "permissiontype")
@@ -41,7 +45,9 @@ def _total(text: str) -> int | None:
     return int(m.group(1) or m.group(2)) if m else None
 
 
-def proxy_request(page_url: str, href: str, start: int, perpage: int, total: int | None) -> ListRequest:
+def proxy_request(
+    page_url: str, href: str, start: int, perpage: int, total: int | None
+) -> ListRequest:
     """The POST for records ``start``… (three pages) built from a ``nextgroup`` link.
 
     >>> r = proxy_request("http://h/col/col5/index.html",
@@ -54,7 +60,14 @@ def proxy_request(page_url: str, href: str, start: int, perpage: int, total: int
     form = {k: query.get(k, FORM_DEFAULTS.get(k, "")) for k in FORM_KEYS}
     end = start + perpage * PAGES_PER_POST - 1
     url = f"{parts.scheme}://{parts.netloc}{parts.path}?startrecord={start}&endrecord={end}&perpage={perpage}"
-    info = {"href": href, "start": start, "end": end, "perpage": perpage, "total": total, "page_url": page_url}
+    info = {
+        "href": href,
+        "start": start,
+        "end": end,
+        "perpage": perpage,
+        "total": total,
+        "page_url": page_url,
+    }
     return ListRequest(url, "POST", form, data=True, info=info)
 
 
@@ -63,7 +76,9 @@ class HanwebAdapter(Adapter):
     ``/module/web/jpage/dataproxy.jsp`` in batches of three pages until the total is read."""
 
     name = "hanweb"
-    signs = re.compile(r"<datastore>|/module/web/jpage/|jpage\.js|/col/col\d+/|/art/\d{4}/\d{1,2}/\d{1,2}/art_")
+    signs = re.compile(
+        r"<datastore>|/module/web/jpage/|jpage\.js|/col/col\d+/|/art/\d{4}/\d{1,2}/\d{1,2}/art_"
+    )
 
     def read_page(self, url: str, text: str) -> ListPage:
         found = records(text)

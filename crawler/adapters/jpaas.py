@@ -44,7 +44,9 @@ def unit_request(endpoint: str, fields: dict[str, str], page_no: int, size: int)
     """
     param = json.dumps({"pageNo": page_no, "pageSize": size}, separators=(",", ":"))
     url = endpoint + "?" + urlencode({**fields, "paramJson": param})
-    return ListRequest(url, data=True, info={"endpoint": endpoint, "fields": fields, "page": page_no, "size": size})
+    return ListRequest(
+        url, data=True, info={"endpoint": endpoint, "fields": fields, "page": page_no, "size": size}
+    )
 
 
 def unit_html(text: str) -> str | None:
@@ -78,7 +80,9 @@ class JpaasAdapter(Adapter):
         attrs = tag_attrs(tag.group(0))
         endpoint = urljoin(url, attrs.get("url") or ENDPOINT)
         size = int(attrs["pagesize"]) if attrs.get("pagesize", "").isdigit() else PAGE_SIZE
-        return ListPage(follow=[unit_request(endpoint, query_fields(attrs.get("querydata", "")), 1, size)])
+        return ListPage(
+            follow=[unit_request(endpoint, query_fields(attrs.get("querydata", "")), 1, size)]
+        )
 
     def read_data(self, url: str, text: str, info: dict) -> ListPage:
         found = unit_html(text)

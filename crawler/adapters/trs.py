@@ -14,7 +14,9 @@ from urllib.parse import urljoin
 from crawler.adapters.base import Adapter, ListPage, ListRequest
 
 CREATE = re.compile(
-    r"createPageHTML\(\s*([\w$.]+)\s*,\s*([\w$.]+)\s*,\s*[\"']([\w-]+)[\"']\s*,\s*[\"']([\w]+)[\"']", re.IGNORECASE)
+    r"createPageHTML\(\s*([\w$.]+)\s*,\s*([\w$.]+)\s*,\s*[\"']([\w-]+)[\"']\s*,\s*[\"']([\w]+)[\"']",
+    re.IGNORECASE,
+)
 MAX_PAGES = 200
 
 
@@ -51,7 +53,10 @@ class TrsAdapter(Adapter):
     ``createPageHTML(total, current, "index", "html")`` in the first page's script."""
 
     name = "trs"
-    signs = re.compile(r"createPageHTML\(|TRS_Editor|Custom_UnionStyle|/t\d{8}_\d+\.s?html?|content=\"TRS ", re.IGNORECASE)
+    signs = re.compile(
+        r"createPageHTML\(|TRS_Editor|Custom_UnionStyle|/t\d{8}_\d+\.s?html?|content=\"TRS ",
+        re.IGNORECASE,
+    )
 
     def read_page(self, url: str, text: str) -> ListPage:
         return ListPage(follow=[ListRequest(u) for u in page_urls(url, text)])

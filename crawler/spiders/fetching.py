@@ -16,7 +16,9 @@ from twisted.python.failure import Failure
 from crawler import heuristics
 
 PAGER_TEXT = re.compile(r"^(下一?页|后页|尾页|末页|下页|>|>>|»|›|\d{1,3})$")
-PAGER_HREF = re.compile(r"(index|list|default)_\d+\.s?html?$|[?&](page|pageNo|pageIndex|p)=\d+", re.IGNORECASE)
+PAGER_HREF = re.compile(
+    r"(index|list|default)_\d+\.s?html?$|[?&](page|pageNo|pageIndex|p)=\d+", re.IGNORECASE
+)
 # A numbered list page: ".../index_12.html" or "...?page=12" (the number in group "n").
 NUMBERED_PAGE = re.compile(
     r"^(?P<head>.*(?:index|list|default)_)(?P<n>\d+)(?P<tail>\.s?html?)$"
@@ -52,11 +54,17 @@ def page_range(urls: list[str], limit: int) -> list[str]:
         return []
     head, tail = shapes.pop()
     return [f"{head}{n}{tail}" for n in range(1, top + 1)]
+
+
 COLUMN_TEXT = re.compile(r"(年报|年度报告)")
-ARTICLE_HREF = re.compile(r"/art/\d{4}/|/art_[0-9a-f]+\.html|/t\d{8}_\d+\.s?html?$|/content/[0-9a-f-]{16,}")
+ARTICLE_HREF = re.compile(
+    r"/art/\d{4}/|/art_[0-9a-f]+\.html|/t\d{8}_\d+\.s?html?$|/content/[0-9a-f-]{16,}"
+)
 RENDERING_TEXT = re.compile(r"^(繁體|繁体|繁體版|繁体版|big5)$", re.IGNORECASE)
 SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "#", "data:")
-VOLATILE_PARAMS = re.compile(r"^(t|ts|_|timestamp|time|rand|random|r|nocache|v|token|sid|jsessionid)$", re.IGNORECASE)
+VOLATILE_PARAMS = re.compile(
+    r"^(t|ts|_|timestamp|time|rand|random|r|nocache|v|token|sid|jsessionid)$", re.IGNORECASE
+)
 HTML_TYPES = ("text/html", "application/xhtml")
 EXCEPTION_KINDS = {
     "DownloadConnectionRefusedError": "refused",
@@ -108,13 +116,21 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.split("#")[0])
     path = parts.path.split(";jsessionid=")[0]
     query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not VOLATILE_PARAMS.match(pair.split("=")[0])
+        pair
+        for pair in parts.query.split("&")
+        if pair and not VOLATILE_PARAMS.match(pair.split("=")[0])
     )
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 def content_type(response: Response) -> str:
-    return (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
+    return (
+        (response.headers.get("Content-Type") or b"")
+        .decode("latin-1")
+        .split(";")[0]
+        .strip()
+        .lower()
+    )
 
 
 def is_html(response: Response) -> bool:

@@ -45,7 +45,6 @@ from crawler.spiders.fetching import (
     response_text,
 )
 
-
 # Cheap tests on the page text before parsing every link of a report page (most pages
 # have neither a real 繁體 link nor an attachment; parsing links costs ~1.5 ms a page).
 RENDERING_HINT = re.compile(
@@ -113,8 +112,14 @@ class PortalSpider(scrapy.Spider):
         self.budget[seed.id] += 1
         return True
 
-    def listing_request(self, seed: Seed, url: str, depth: int, order: adapters.ListRequest | None = None,
-                        adapter: str = "generic") -> scrapy.Request | None:
+    def listing_request(
+        self,
+        seed: Seed,
+        url: str,
+        depth: int,
+        order: adapters.ListRequest | None = None,
+        adapter: str = "generic",
+    ) -> scrapy.Request | None:
         """A list page request; ``order`` (from an adapter) may make it a POST or a data request.
 
         List pages go before report pages (``priority``): pagination is a chain (each page
@@ -122,8 +127,14 @@ class PortalSpider(scrapy.Spider):
         reports full instead of waiting behind them. A list URL already asked for this
         crawl (every page links 首页 and 尾页) costs nothing from the list budget.
         """
-        key = url if order is None or order.method != "POST" else f"{url} {sorted((order.formdata or {}).items())}"
-        if key in self.list_seen or self.list_pages[seed.id] >= self.settings.getint("NIANBAO_MAX_LIST_PAGES"):
+        key = (
+            url
+            if order is None or order.method != "POST"
+            else f"{url} {sorted((order.formdata or {}).items())}"
+        )
+        if key in self.list_seen or self.list_pages[seed.id] >= self.settings.getint(
+            "NIANBAO_MAX_LIST_PAGES"
+        ):
             return None
         if not self._may_request(seed):
             return None
@@ -136,19 +147,42 @@ class PortalSpider(scrapy.Spider):
             return scrapy.Request(url, callback=self.parse_listing, cb_kwargs=kwargs, **common)
         kwargs.update(adapter=adapter, info=order.info)
         if order.method == "POST":
-            return scrapy.FormRequest(url, formdata=order.formdata or {}, callback=self.parse_list_data,
-                                      cb_kwargs=kwargs, **common)
+            return scrapy.FormRequest(
+                url,
+                formdata=order.formdata or {},
+                callback=self.parse_list_data,
+                cb_kwargs=kwargs,
+                **common,
+            )
         return scrapy.Request(url, callback=self.parse_list_data, cb_kwargs=kwargs, **common)
 
-    def report_request(self, seed: Seed, url: str, listed_on: str | None, anchor: str,
-                       parent_url: str | None = None) -> scrapy.Request | None:
-        if self.settings.getbool("NIANBAO_LIST_ONLY") or url in self.requested or not self._may_request(seed):
+    def report_request(
+        self,
+        seed: Seed,
+        url: str,
+        listed_on: str | None,
+        anchor: str,
+        parent_url: str | None = None,
+    ) -> scrapy.Request | None:
+        if (
+            self.settings.getbool("NIANBAO_LIST_ONLY")
+            or url in self.requested
+            or not self._may_request(seed)
+        ):
             return None
         self.requested.add(url)
         return scrapy.Request(
-            url, callback=self.parse_report, errback=self.report_failed,
-            meta={"portal": seed.id, "report": True, "listed_on": listed_on, "anchor": anchor,
-                  "parent_url": parent_url, "handle_httpstatus_list": [304]},
+            url,
+            callback=self.parse_report,
+            errback=self.report_failed,
+            meta={
+                "portal": seed.id,
+                "report": True,
+                "listed_on": listed_on,
+                "anchor": anchor,
+                "parent_url": parent_url,
+                "handle_httpstatus_list": [304],
+            },
             cb_kwargs={"seed": seed},
         )
 
@@ -161,8 +195,9 @@ class PortalSpider(scrapy.Spider):
 
     # ---- list pages ----------------------------------------------------------
 
-    def links(self, response: Response, seed: Seed, sources: Iterable[Selector] | None = None
-              ) -> Iterator[tuple[str, str]]:
+    def links(
+        self, response: Response, seed: Seed, sources: Iterable[Selector] | None = None
+    ) -> Iterator[tuple[str, str]]:
         """(absolute URL, anchor text) for each followable link inside the portal."""
         for source in sources if sources is not None else [response]:
             for a in source.css("a[href]"):
@@ -188,25 +223,37 @@ class PortalSpider(scrapy.Spider):
     def parse_listing(self, response: Response, seed: Seed, depth: int) -> Iterator[object]:
         problem = self.listing_problem(response)
         if problem:
-            yield ListingItem(seed.id, response.url, ok=False, status=response.status, detail=problem)
+            yield ListingItem(
+                seed.id, response.url, ok=False, status=response.status, detail=problem
+            )
             return
         adapter = self.adapter_for(seed, response)
         page = adapter.read_page(response.url, response_text(response))
         yield from self.read_list(response, seed, depth, adapter.name, page, own_links=True)
 
-    def parse_list_data(self, response: Response, seed: Seed, depth: int, adapter: str,
-                        info: dict) -> Iterator[object]:
+    def parse_list_data(
+        self, response: Response, seed: Seed, depth: int, adapter: str, info: dict
+    ) -> Iterator[object]:
         """An adapter's data answer (dataproxy.jsp XML, JPaaS JSON)."""
         found = heuristics.is_challenge_body(response.body)
         if found or response.status in (404, 410):
             detail = f"{found} page instead of the list" if found else f"HTTP {response.status}"
-            yield ListingItem(seed.id, response.url, ok=False, status=response.status, detail=detail)
+            yield ListingItem(
+                seed.id, response.url, ok=False, status=response.status, detail=detail
+            )
             return
         page = adapters.ADAPTERS[adapter]().read_data(response.url, response_text(response), info)
         yield from self.read_list(response, seed, depth, adapter, page, own_links=False)
 
-    def read_list(self, response: Response, seed: Seed, depth: int, adapter: str,
-                  page: adapters.ListPage, own_links: bool) -> Iterator[object]:
+    def read_list(
+        self,
+        response: Response,
+        seed: Seed,
+        depth: int,
+        adapter: str,
+        page: adapters.ListPage,
+        own_links: bool,
+    ) -> Iterator[object]:
         """Report links from the page's own links (if HTML) and the adapter's fragments."""
         self.crawler.stats.inc_value(f"nianbao/list_pages/{adapter}")
         reports: dict[str, str] = {}
@@ -232,11 +279,20 @@ class PortalSpider(scrapy.Spider):
                 reports.setdefault(url, text)
         for order in page.follow:
             inside = self.inside(seed, order.url)
-            request = self.listing_request(seed, order.url, depth, order, adapter) if inside else None
+            request = (
+                self.listing_request(seed, order.url, depth, order, adapter) if inside else None
+            )
             if request:
                 yield request
-        yield ListingItem(seed.id, response.url, ok=True, report_links=list(reports), status=response.status,
-                          adapter=adapter, anchors=list(reports.values()))
+        yield ListingItem(
+            seed.id,
+            response.url,
+            ok=True,
+            report_links=list(reports),
+            status=response.status,
+            adapter=adapter,
+            anchors=list(reports.values()),
+        )
         for url, text in reports.items():
             request = self.report_request(seed, url, response.url, text)
             if request:
@@ -250,7 +306,11 @@ class PortalSpider(scrapy.Spider):
             return 0
         if depth >= self.settings.getint("NIANBAO_MAX_LIST_DEPTH"):
             return None
-        if COLUMN_TEXT.search(text) and not heuristics.is_attachment_url(url) and not ARTICLE_HREF.search(url):
+        if (
+            COLUMN_TEXT.search(text)
+            and not heuristics.is_attachment_url(url)
+            and not ARTICLE_HREF.search(url)
+        ):
             return 1
         return None
 
@@ -266,31 +326,52 @@ class PortalSpider(scrapy.Spider):
         request = failure.request
         status, kind = failure_kind(failure)
         self.logger.warning("List page %s failed: %s", request.url, kind)
-        yield ListingItem(request.meta["portal"], request.url, ok=False, status=status,
-                          detail=f"{kind}: {failure.getErrorMessage()[:200]}")
+        yield ListingItem(
+            request.meta["portal"],
+            request.url,
+            ok=False,
+            status=status,
+            detail=f"{kind}: {failure.getErrorMessage()[:200]}",
+        )
 
     # ---- report pages and files ------------------------------------------------
 
     def parse_report(self, response: Response, seed: Seed) -> Iterator[object]:
         meta = response.meta
-        headers = {k: (response.headers.get(k) or b"").decode("latin-1")
-                   for k in ("ETag", "Last-Modified", "Content-Type") if response.headers.get(k)}
+        headers = {
+            k: (response.headers.get(k) or b"").decode("latin-1")
+            for k in ("ETag", "Last-Modified", "Content-Type")
+            if response.headers.get(k)
+        }
         fresh = response.status != 304
         item = PageItem(
-            portal_id=seed.id, url=response.url if fresh else response.request.url, status=response.status,
-            fetched_at=now_iso(), body=response.body if fresh else b"",
-            headers={k.lower(): v for k, v in headers.items()}, content_type=content_type(response),
+            portal_id=seed.id,
+            url=response.url if fresh else response.request.url,
+            status=response.status,
+            fetched_at=now_iso(),
+            body=response.body if fresh else b"",
+            headers={k.lower(): v for k, v in headers.items()},
+            content_type=content_type(response),
             raw_sha=hashlib.sha256(response.body).hexdigest() if fresh else "",
-            listed_on=meta.get("listed_on"), anchor=meta.get("anchor") or "", issuer_hint=seed.name,
-            parent_url=meta.get("parent_url"), unchanged=not fresh,
+            listed_on=meta.get("listed_on"),
+            anchor=meta.get("anchor") or "",
+            issuer_hint=seed.name,
+            parent_url=meta.get("parent_url"),
+            unchanged=not fresh,
         )
         if not fresh:
             yield item
             return
         html = is_html(response)
         if not html and not documents.is_document(response.url, item.content_type, response.body):
-            yield FetchProblem(seed.id, response.url, "non_html", response.status,
-                               f"skipped: Content-Type {item.content_type or 'missing'}", meta.get("listed_on"))
+            yield FetchProblem(
+                seed.id,
+                response.url,
+                "non_html",
+                response.status,
+                f"skipped: Content-Type {item.content_type or 'missing'}",
+                meta.get("listed_on"),
+            )
             return
         yield item
         page = response_text(response) if html else ""
@@ -317,11 +398,18 @@ class PortalSpider(scrapy.Spider):
             return
         if mode != "all" and not documents.is_cover_page(response.body, content_type(response)):
             return
-        title = " ".join((response.css("meta[name=ArticleTitle]::attr(content)").get()
-                          or response.css("title::text").get() or "").split())
+        title = " ".join(
+            (
+                response.css("meta[name=ArticleTitle]::attr(content)").get()
+                or response.css("title::text").get()
+                or ""
+            ).split()
+        )
         for url, text in dict(found).items():
             anchor = text if heuristics.is_report_title(text) else title
-            request = self.report_request(seed, url, response.meta.get("listed_on"), anchor, response.url)
+            request = self.report_request(
+                seed, url, response.meta.get("listed_on"), anchor, response.url
+            )
             if request:
                 self.crawler.stats.inc_value("nianbao/attachments")
                 yield request
@@ -330,5 +418,11 @@ class PortalSpider(scrapy.Spider):
         request = failure.request
         status, kind = failure_kind(failure)
         self.crawler.stats.inc_value(f"nianbao/problem/{kind}")
-        yield FetchProblem(request.meta["portal"], request.url, kind, status,
-                           failure.getErrorMessage()[:300], request.meta.get("listed_on"))
+        yield FetchProblem(
+            request.meta["portal"],
+            request.url,
+            kind,
+            status,
+            failure.getErrorMessage()[:300],
+            request.meta.get("listed_on"),
+        )

@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -107,7 +107,7 @@ class EmailChannel:
         msg["Subject"] = render.subject(events)
         msg["From"] = self.smtp.sender
         msg["To"] = subscription.email
-        msg["Date"] = format_datetime(datetime.now(timezone.utc))
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = message_id
         if render.safe_href(unsubscribe_hint) or unsubscribe_hint.startswith("mailto:"):
             msg["List-Unsubscribe"] = f"<{unsubscribe_hint}>"

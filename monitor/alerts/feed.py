@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
@@ -25,7 +25,7 @@ from monitor.models import Event, EventKind, Subscription
 logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "tag:nianbao,2026:"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FORMATS = ("atom", "rss")
 
 
@@ -57,7 +57,7 @@ def _when(event: Event) -> datetime:
     except (TypeError, ValueError):
         logger.debug("Event %s has no usable detected_at %r", event.id, event.detected_at)
         return EPOCH
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _summary(event: Event) -> str:

@@ -187,7 +187,7 @@ def _diff_block(removed: list[str], added: list[str]) -> list[str]:
 
 
 def _line_kind(line: str | None, in_hunks: bool) -> str:
-    """"-", "+", "@" (hunk header) or " " (context, file header, end)."""
+    """ "-", "+", "@" (hunk header) or " " (context, file header, end)."""
     if line is None:
         return " "
     if line.startswith("@@"):
@@ -244,8 +244,8 @@ def render_entry_html(event: Event) -> str:
         parts.append("<p>变动章节：" + escape("、".join(event.sections)) + "</p>")
     if event.numbers:
         items = "".join(
-            f"<li>{escape(n.label)} <del style=\"{_STYLE['del_num']}\">{escape(n.before)}</del>"
-            f" → <ins style=\"{_STYLE['ins_num']}\">{escape(n.after)}</ins></li>"
+            f'<li>{escape(n.label)} <del style="{_STYLE["del_num"]}">{escape(n.before)}</del>'
+            f' → <ins style="{_STYLE["ins_num"]}">{escape(n.after)}</ins></li>'
             for n in event.numbers
         )
         parts.append(f"<p>变动数字：</p><ul>{items}</ul>")

@@ -15,7 +15,9 @@ from monitor.mirror import MirrorServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitor.mirror", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor.mirror", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost", "::1"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", default="baseline", help="comma-separated change names")
@@ -26,8 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     state = tuple(c.strip() for c in args.state.split(",") if c.strip())
     try:
-        mirror = MirrorServer(host=args.host, port=args.port, state=state, synthetic=args.synthetic,
-                               families=args.families)
+        mirror = MirrorServer(
+            host=args.host,
+            port=args.port,
+            state=state,
+            synthetic=args.synthetic,
+            families=args.families,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     done = threading.Event()

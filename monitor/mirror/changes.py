@@ -27,6 +27,7 @@ def change(name: str):
     def register(fn: Callable[[Site], None]) -> Callable[[Site], None]:
         CHANGES[name] = fn
         return fn
+
     return register
 
 
@@ -47,10 +48,19 @@ def publish_new(site: Site) -> None:
     portal = site.portals["jiangsu"]
     col = re.search(r"col(\d+)", portal.list_path).group(1)
     stamp = "2022-02-08 15:40"
-    portal.articles.insert(0, Article(
-        key="jiangsu-2021", path=portals.hanweb_path(col, stamp, 2989001), date=stamp, report=True,
-        title="江苏省2021年政府信息公开工作年度报告", body=texts.jiangsu_2021(),  # derived text, see texts
-        source="江苏省人民政府办公厅", index_no="014000319/2022-00027"))
+    portal.articles.insert(
+        0,
+        Article(
+            key="jiangsu-2021",
+            path=portals.hanweb_path(col, stamp, 2989001),
+            date=stamp,
+            report=True,
+            title="江苏省2021年政府信息公开工作年度报告",
+            body=texts.jiangsu_2021(),  # derived text, see texts
+            source="江苏省人民政府办公厅",
+            index_no="014000319/2022-00027",
+        ),
+    )
 
 
 @change("noise-only")
@@ -68,8 +78,10 @@ def edit_sentence(site: Site) -> None:
     site.portals["zhejiang"].article("zhejiang-2019").body = texts.zhejiang_2019(paras)
 
 
-NEW_PARAGRAPH = ("此外，省政务办全年共受理政府信息公开申请3件，均在法定期限内予以答复，"
-                 "未发生因政府信息公开引起的行政复议和行政诉讼案件。")
+NEW_PARAGRAPH = (
+    "此外，省政务办全年共受理政府信息公开申请3件，均在法定期限内予以答复，"
+    "未发生因政府信息公开引起的行政复议和行政诉讼案件。"
+)
 
 
 @change("add-paragraph")
@@ -164,7 +176,9 @@ def bad_portal(site: Site) -> None:
 
 def _family(site: Site, pid: str):
     if pid not in site.cms:
-        raise ValueError(f"this change needs the family portals (MirrorServer(families=True)): {pid}")
+        raise ValueError(
+            f"this change needs the family portals (MirrorServer(families=True)): {pid}"
+        )
     return site.cms[pid]
 
 

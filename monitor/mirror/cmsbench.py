@@ -15,8 +15,12 @@ from monitor.mirror.cms import CmsPortal, Entry, _news, _report, report_paras, t
 from monitor.mirror.model import Portal
 from monitor.mirror.synthetic import CITIES, UNITS
 
-MECHANISMS = (("hw", "hanweb-datastore", "hanweb", None, 15), ("jp", "jpaas-json", "jpaas", "jpaas", 15),
-              ("ts", "trs-createpage", "trs", "trs", 20), ("pl", "plain", "hanweb", "generic", 1000))
+MECHANISMS = (
+    ("hw", "hanweb-datastore", "hanweb", None, 15),
+    ("jp", "jpaas-json", "jpaas", "jpaas", 15),
+    ("ts", "trs-createpage", "trs", "trs", 20),
+    ("pl", "plain", "hanweb", "generic", 1000),
+)
 
 
 def _path(pid: str, family: str, i: int) -> str:
@@ -53,16 +57,31 @@ def portal(n: int, reports: int) -> CmsPortal:
         if i % 5 == 0:
             _file_entry(pid, i, unit, year, entry)
         entries.append(entry)
-    news = _news(city + "人民政府", 2023, max(1, reports // 5), lambda s, k: _path(pid, family, 10_000 + k))
+    news = _news(
+        city + "人民政府", 2023, max(1, reports // 5), lambda s, k: _path(pid, family, 10_000 + k)
+    )
     step = max(1, len(entries) // len(news))
     mixed = []
     for k, entry in enumerate(entries):
         mixed.append(entry)
         if k % step == step - 1 and news:
             mixed.append(news.pop())
-    list_path = f"/{pid}/xxgknb/index.html" if family == "trs" else f"/{pid}/col/col88{n:02d}/index.html"
-    shell = Portal(pid, city + "人民政府", "测试", family, seed_cms or "", f"/{pid}/", list_path,
-                   "政府信息公开年报", "0000000000", "127.0.0.1", per_page=per_page)
+    list_path = (
+        f"/{pid}/xxgknb/index.html" if family == "trs" else f"/{pid}/col/col88{n:02d}/index.html"
+    )
+    shell = Portal(
+        pid,
+        city + "人民政府",
+        "测试",
+        family,
+        seed_cms or "",
+        f"/{pid}/",
+        list_path,
+        "政府信息公开年报",
+        "0000000000",
+        "127.0.0.1",
+        per_page=per_page,
+    )
     return CmsPortal(shell, mechanism, mixed + news, seed_cms, per_page=per_page)
 
 

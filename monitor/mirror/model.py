@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 class Article:
     """One page in a portal's column: a report, a look-alike, or news filler."""
 
-    key: str                      # stable name, e.g. "jiangsu-2020"
-    path: str                     # absolute path on the mirror
+    key: str  # stable name, e.g. "jiangsu-2020"
+    path: str  # absolute path on the mirror
     title: str
-    date: str                     # "YYYY-MM-DD HH:MM"
-    body: str                     # inner HTML of the family's body container
+    date: str  # "YYYY-MM-DD HH:MM"
+    body: str  # inner HTML of the family's body container
     report: bool = False
-    source: str = ""              # 发布机构 / ContentSource
-    doc_no: str = ""              # 文号
-    index_no: str = ""            # 索引号
-    alt_path: str | None = None   # 繁體 rendering of the same article
+    source: str = ""  # 发布机构 / ContentSource
+    doc_no: str = ""  # 文号
+    index_no: str = ""  # 索引号
+    alt_path: str | None = None  # 繁體 rendering of the same article
     alt_body: str | None = None
     attachments: list[tuple[str, str]] = field(default_factory=list)  # (path, link text)
-    href: str | None = None       # how the list page links it (relative for TRS); default path
+    href: str | None = None  # how the list page links it (relative for TRS); default path
 
     @property
     def ymd(self) -> tuple[int, int, int]:
@@ -47,17 +47,17 @@ class Portal:
     id: str
     name: str
     region: str
-    family: str                   # hanweb | jpaas | truecms | trs | plain
-    cms: str                      # what seeds.toml says
-    prefix: str                   # "/jiangsu/"
-    list_path: str                # first column page
-    column: str                   # ColumnName
-    site_code: str                # SiteIDCode
-    domain: str                   # SiteDomain (imitated, never contacted)
+    family: str  # hanweb | jpaas | truecms | trs | plain
+    cms: str  # what seeds.toml says
+    prefix: str  # "/jiangsu/"
+    list_path: str  # first column page
+    column: str  # ColumnName
+    site_code: str  # SiteIDCode
+    domain: str  # SiteDomain (imitated, never contacted)
     articles: list[Article] = field(default_factory=list)
     per_page: int = 10
     encoding: str = "utf-8"
-    charset_header: bool = True   # False: Content-Type has no charset (meta only)
+    charset_header: bool = True  # False: Content-Type has no charset (meta only)
     start_path: str | None = None  # seeds start URL if not list_path (redesign keeps the old one)
     in_seeds: bool = True
 
@@ -89,4 +89,6 @@ class Resp:
 def html_resp(status: int, text: str, charset: str | None = "utf-8") -> Resp:
     """An HTML answer encoded in ``charset`` (``None``: UTF-8 bytes, no charset in the header)."""
     ctype = f"text/html; charset={charset}" if charset else "text/html"
-    return Resp(status, text.encode(charset or "utf-8", "xmlcharrefreplace"), {"Content-Type": ctype})
+    return Resp(
+        status, text.encode(charset or "utf-8", "xmlcharrefreplace"), {"Content-Type": ctype}
+    )

@@ -18,20 +18,46 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 HEADLINES = [
-    "省政府召开常务会议研究部署稳就业工作", "全省安全生产工作电视电话会议召开", "我省出台支持中小企业发展若干措施",
-    "关于开展2021年度政务公开培训的通知", "省政府与国家开发银行签署合作协议", "全省营商环境评价结果发布",
-    "一图读懂《政府工作报告》", "省长信箱办理情况通报（第一季度）", "我省新增4家国家级高新技术企业孵化器",
-    "全省春季农业生产现场推进会召开", "关于公布省级行政许可事项清单的通知", "政务服务“一网通办”再提速",
-    "我省召开疫情防控新闻发布会", "省政府办公厅关于做好节日期间值班工作的通知", "省政府新闻办举行发布会介绍民生实事进展",
-    "全省生态环境保护大会召开", "我省公布第二批省级示范区名单", "省委省政府召开全省重点项目建设推进会",
-    "关于征集“十四五”规划意见建议的公告", "我省举办网络安全宣传周活动",
-    "全省交通运输工作会议在宁召开", "省政府印发数字政府建设实施方案", "2021年省政府民生实事项目公布",
-    "我省开展“双随机、一公开”联合抽查", "全省粮食安全责任制考核部署会召开", "省政府办公厅通报政府网站抽查情况",
-    "省政府召开全体会议部署今年重点工作", "我省基层政务公开标准化规范化工作推进会召开", "关于调整部分行政事业性收费标准的通知",
-    "全省文明城市创建工作推进会召开", "我省高速公路服务区提档升级", "省政府督查组赴各地开展专项督查",
-    "全省教育工作会议召开", "我省发布企业信用修复指引", "省政府新闻发布会解读医保新政",
-    "全省河长制湖长制工作会议召开", "我省启动长江十年禁渔专项行动", "省政府与高校签署战略合作协议",
-    "全省残疾人工作会议召开", "我省推进“一件事一次办”改革",
+    "省政府召开常务会议研究部署稳就业工作",
+    "全省安全生产工作电视电话会议召开",
+    "我省出台支持中小企业发展若干措施",
+    "关于开展2021年度政务公开培训的通知",
+    "省政府与国家开发银行签署合作协议",
+    "全省营商环境评价结果发布",
+    "一图读懂《政府工作报告》",
+    "省长信箱办理情况通报（第一季度）",
+    "我省新增4家国家级高新技术企业孵化器",
+    "全省春季农业生产现场推进会召开",
+    "关于公布省级行政许可事项清单的通知",
+    "政务服务“一网通办”再提速",
+    "我省召开疫情防控新闻发布会",
+    "省政府办公厅关于做好节日期间值班工作的通知",
+    "省政府新闻办举行发布会介绍民生实事进展",
+    "全省生态环境保护大会召开",
+    "我省公布第二批省级示范区名单",
+    "省委省政府召开全省重点项目建设推进会",
+    "关于征集“十四五”规划意见建议的公告",
+    "我省举办网络安全宣传周活动",
+    "全省交通运输工作会议在宁召开",
+    "省政府印发数字政府建设实施方案",
+    "2021年省政府民生实事项目公布",
+    "我省开展“双随机、一公开”联合抽查",
+    "全省粮食安全责任制考核部署会召开",
+    "省政府办公厅通报政府网站抽查情况",
+    "省政府召开全体会议部署今年重点工作",
+    "我省基层政务公开标准化规范化工作推进会召开",
+    "关于调整部分行政事业性收费标准的通知",
+    "全省文明城市创建工作推进会召开",
+    "我省高速公路服务区提档升级",
+    "省政府督查组赴各地开展专项督查",
+    "全省教育工作会议召开",
+    "我省发布企业信用修复指引",
+    "省政府新闻发布会解读医保新政",
+    "全省河长制湖长制工作会议召开",
+    "我省启动长江十年禁渔专项行动",
+    "省政府与高校签署战略合作协议",
+    "全省残疾人工作会议召开",
+    "我省推进“一件事一次办”改革",
 ]
 WEEKDAYS = "一二三四五六日"
 
@@ -58,15 +84,19 @@ class Fresh:
     def draw(cls, noise: Noise) -> Fresh:
         now = datetime.now()
         rnd = random.Random()
-        return cls(counter=rnd.randint(100, 99999),
-                   today=f"{now.year}年{now.month}月{now.day}日 星期{WEEKDAYS[now.weekday()]}",
-                   now=now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond:06d}",
-                   token=secrets.token_hex(8),
-                   sidebar=rnd.sample(noise.headlines, 5))
+        return cls(
+            counter=rnd.randint(100, 99999),
+            today=f"{now.year}年{now.month}月{now.day}日 星期{WEEKDAYS[now.weekday()]}",
+            now=now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond:06d}",
+            token=secrets.token_hex(8),
+            sidebar=rnd.sample(noise.headlines, 5),
+        )
 
     def sidebar_html(self) -> str:
-        items = "".join(f'<li><a href="javascript:void(0);" title="{html.escape(h)}">{html.escape(h)}</a></li>'
-                        for h in self.sidebar)
+        items = "".join(
+            f'<li><a href="javascript:void(0);" title="{html.escape(h)}">{html.escape(h)}</a></li>'
+            for h in self.sidebar
+        )
         return f'<div class="zxxx"><h3>最新信息</h3><ul>{items}</ul></div>'
 
 
@@ -76,6 +106,7 @@ ATTR = re.compile(r'\s+[\w:-]+="[^"]*"')
 
 def relayout(page: str) -> str:
     """Same text, other bytes: attribute order reversed, every line indented two spaces."""
-    page = ATTRS.sub(lambda m: f"<{m.group(1)}{''.join(reversed(ATTR.findall(m.group(2))))}{m.group(3)}>",
-                     page)
+    page = ATTRS.sub(
+        lambda m: f"<{m.group(1)}{''.join(reversed(ATTR.findall(m.group(2))))}{m.group(3)}>", page
+    )
     return "\n".join("  " + line for line in page.split("\n"))

@@ -79,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
@@ -93,22 +93,32 @@ class Handler(BaseHTTPRequestHandler):
         data = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         parts = urlsplit(self.path)
         if parts.path != "/_mirror/state":
-            self.mirror.requests_seen.add(self.command, self.path,
-                                          {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers})
+            self.mirror.requests_seen.add(
+                self.command,
+                self.path,
+                {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers},
+            )
             resp = self.mirror.resolve_post(parts.path, parts.query, data)
-            return self.send(resp or Resp(405, b"method not allowed", {"Content-Type": "text/plain"}))
+            return self.send(
+                resp or Resp(405, b"method not allowed", {"Content-Type": "text/plain"})
+            )
         try:
             self.mirror.set_state(*[c.strip() for c in data.split(",") if c.strip()])
         except ValueError as exc:
-            return self.send(Resp(400, str(exc).encode(), {"Content-Type": "text/plain; charset=utf-8"}))
+            return self.send(
+                Resp(400, str(exc).encode(), {"Content-Type": "text/plain; charset=utf-8"})
+            )
         self.send(self.control("/_mirror/state"))
 
     def answer(self, head: bool) -> None:
         parts = urlsplit(self.path)
         if parts.path.startswith("/_mirror/"):
             return self.send(self.control(parts.path), head)
-        self.mirror.requests_seen.add(self.command, self.path,
-                                      {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers})
+        self.mirror.requests_seen.add(
+            self.command,
+            self.path,
+            {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers},
+        )
         resp = self.mirror.resolve(parts.path, parts.query) or special.not_found()
         if resp.action == "drop":
             self.close_connection = True
@@ -123,9 +133,15 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_mirror/state":
             body = json.dumps({"state": list(m.state)}).encode()
         elif path == "/_mirror/seeds.toml":
-            return Resp(200, m.seeds_toml(None).encode(), {"Content-Type": "application/toml; charset=utf-8"})
+            return Resp(
+                200,
+                m.seeds_toml(None).encode(),
+                {"Content-Type": "application/toml; charset=utf-8"},
+            )
         elif path == "/_mirror/expected.json":
-            body = json.dumps({p: sorted(m.expected_reports(p)) for p in m.portal_ids()}, ensure_ascii=False).encode()
+            body = json.dumps(
+                {p: sorted(m.expected_reports(p)) for p in m.portal_ids()}, ensure_ascii=False
+            ).encode()
         else:
             return Resp(404, b"unknown control endpoint", {"Content-Type": "text/plain"})
         return Resp(200, body, {"Content-Type": "application/json"})
@@ -156,8 +172,15 @@ class _HTTPServer(ThreadingHTTPServer):
 class MirrorServer:
     """The offline portal mirror. ``start()`` returns ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: tuple[str, ...] = ("baseline",),
-                 synthetic: int = 0, families: bool = False, family_bench: tuple[int, int] = (0, 0)):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: tuple[str, ...] = ("baseline",),
+        synthetic: int = 0,
+        families: bool = False,
+        family_bench: tuple[int, int] = (0, 0),
+    ):
         self.host, self.port = host, port
         self.families, self.family_bench = families, family_bench
         self._lock = threading.Lock()
@@ -173,9 +196,13 @@ class MirrorServer:
         self._httpd = _HTTPServer((self.host, self.port), handler)
         self.port = self._httpd.server_address[1]
         self.base = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mirror", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="mirror", daemon=True
+        )
         self._thread.start()
-        logger.info("mirror serving at %s (state %s)", self.base, ",".join(self.state) or "baseline")
+        logger.info(
+            "mirror serving at %s (state %s)", self.base, ",".join(self.state) or "baseline"
+        )
         return self.base
 
     def stop(self) -> None:
@@ -211,17 +238,38 @@ class MirrorServer:
 
     def _seed_entries(self) -> list[dict]:
         site, out = self._site, []
-        for p in site.seed_portals() + (list(self._synthetic.portals.values()) if self._synthetic else []):
-            out.append({"id": p.id, "name": p.name, "region": p.region, "cms": p.cms,
-                        "start_urls": [self.url(p.start_path or p.list_path)], "allow": [self.url(p.prefix)]})
+        for p in site.seed_portals() + (
+            list(self._synthetic.portals.values()) if self._synthetic else []
+        ):
+            out.append(
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "region": p.region,
+                    "cms": p.cms,
+                    "start_urls": [self.url(p.start_path or p.list_path)],
+                    "allow": [self.url(p.prefix)],
+                }
+            )
         for family in site.cms.values():
             p = family.portal
             entry = {"id": p.id, "name": p.name, "region": p.region}
-            out.append(entry | ({"cms": family.seed_cms} if family.seed_cms else {})
-                       | {"start_urls": [self.url(p.list_path)], "allow": [self.url(p.prefix)]})
+            out.append(
+                entry
+                | ({"cms": family.seed_cms} if family.seed_cms else {})
+                | {"start_urls": [self.url(p.list_path)], "allow": [self.url(p.prefix)]}
+            )
         if site.bad_portal:
-            out.append({"id": "bad", "name": "坏页面测试门户", "region": "测试", "cms": "generic",
-                        "start_urls": [self.url("/bad/index.html")], "allow": [self.url("/bad/")]})
+            out.append(
+                {
+                    "id": "bad",
+                    "name": "坏页面测试门户",
+                    "region": "测试",
+                    "cms": "generic",
+                    "start_urls": [self.url("/bad/index.html")],
+                    "allow": [self.url("/bad/")],
+                }
+            )
         return out
 
     def portal_ids(self) -> list[str]:
@@ -229,7 +277,9 @@ class MirrorServer:
 
     def seeds_toml(self, path: str | Path | None = None) -> str:
         """The seeds file for the mirror's portals at their live addresses; written to ``path`` if given."""
-        lines = [f"# nianbao offline portal mirror at {self.base} (state: {','.join(self.state) or 'baseline'})"]
+        lines = [
+            f"# nianbao offline portal mirror at {self.base} (state: {','.join(self.state) or 'baseline'})"
+        ]
         for entry in self._seed_entries():
             lines.append("\n[[portal]]")
             lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in entry.items()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from math import ceil
-
 from urllib.parse import parse_qs
 
 from monitor.mirror import cms, cmsroutes, families, portals, special, texts
@@ -23,12 +22,19 @@ logger = logging.getLogger(__name__)
 class Site:
     """Portals + overrides for one state (a tuple of change names)."""
 
-    def __init__(self, state: tuple[str, ...] = (), families: bool = False, family_bench: tuple[int, int] = (0, 0)):
+    def __init__(
+        self,
+        state: tuple[str, ...] = (),
+        families: bool = False,
+        family_bench: tuple[int, int] = (0, 0),
+    ):
         from monitor.mirror.changes import CHANGES  # changes imports Site for type hints only
 
         unknown = [c for c in state if c not in CHANGES]
         if unknown:
-            raise ValueError(f"unknown mirror change(s): {', '.join(unknown)}; known: {', '.join(CHANGES)}")
+            raise ValueError(
+                f"unknown mirror change(s): {', '.join(unknown)}; known: {', '.join(CHANGES)}"
+            )
         self.state = tuple(c for c in state if c != "baseline")
         self.portals: dict[str, Portal] = portals.baseline()
         self.cms: dict[str, cms.CmsPortal] = cms.build() if families else {}
@@ -38,7 +44,7 @@ class Site:
             self.cms.update({p.portal.id: p for p in cmsbench.portals(*family_bench)})
         self.noise = Noise()
         self.bad_portal = False
-        self.overrides: dict[str, Resp] = {}            # exact path (with ?query if any)
+        self.overrides: dict[str, Resp] = {}  # exact path (with ?query if any)
         self.prefix_overrides: list[tuple[str, Resp]] = []
         self._later: list[Callable[[], None]] = []
         for name in self.state:
@@ -72,15 +78,19 @@ class Site:
         items = portal.articles
         npages = max(1, ceil(len(items) / portal.per_page))
         for page in range(npages):
-            chunk = items[page * portal.per_page:(page + 1) * portal.per_page]
-            resp = self._page(portal, lambda f, c=chunk, p=page: families.list_page(portal, c, p, npages, f))
+            chunk = items[page * portal.per_page : (page + 1) * portal.per_page]
+            resp = self._page(
+                portal, lambda f, c=chunk, p=page: families.list_page(portal, c, p, npages, f)
+            )
             routes[families.list_href(portal, page)] = resp
             if portal.family == "jpaas":
                 routes[f"{portal.list_path}?page={page + 1}"] = resp
         for art in items:
             routes[art.path] = self._page(portal, self._article_renderer(portal, art), art.report)
             if art.alt_path:
-                routes[art.alt_path] = self._page(portal, self._trad_renderer(portal, art), art.report)
+                routes[art.alt_path] = self._page(
+                    portal, self._trad_renderer(portal, art), art.report
+                )
             for path, _text in art.attachments:
                 routes[path] = special.pdf(f"nianbao mirror attachment: {art.key}")
         return routes
@@ -112,6 +122,7 @@ class Site:
             back = f'<div class="jt"><a href="{art.path}">简体版</a></div>'
             page = families.article_page(portal, art, f, marker, None, back)
             return texts.convert(page, "s2t").replace(marker, art.alt_body or "")
+
         return render
 
     # -- lookups --------------------------------------------------------------------------
@@ -141,12 +152,26 @@ class Site:
     def expected_reports(self, base: str, portal_id: str | None = None) -> set[str]:
         """URLs of the (canonical, simplified) report pages and files currently published
         and listed (for a family cover page: its attachment)."""
-        found = {base + a.path for p in self.seed_portals() if portal_id in (None, p.id)
-                 for a in p.articles if a.report}
-        return found | {base + path for pid, family in self.cms.items() if portal_id in (None, pid)
-                        for path in family.expected_paths()}
+        found = {
+            base + a.path
+            for p in self.seed_portals()
+            if portal_id in (None, p.id)
+            for a in p.articles
+            if a.report
+        }
+        return found | {
+            base + path
+            for pid, family in self.cms.items()
+            if portal_id in (None, pid)
+            for path in family.expected_paths()
+        }
 
     def expected_renderings(self, base: str, portal_id: str | None = None) -> set[str]:
         """URLs of the alternative renderings (繁體) of the published reports."""
-        return {base + a.alt_path for p in self.seed_portals() if portal_id in (None, p.id)
-                for a in p.articles if a.report and a.alt_path}
+        return {
+            base + a.alt_path
+            for p in self.seed_portals()
+            if portal_id in (None, p.id)
+            for a in p.articles
+            if a.report and a.alt_path
+        }

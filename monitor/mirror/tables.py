@@ -19,10 +19,16 @@ from monitor.mirror.texts import para_html
 
 NUM = re.compile(r"^[+-]?\d+(\.\d+)?(万元)?$")
 SPAN = '<span style="font-family:宋体;font-size:10.5pt">'
-TABLE = ('<table border="1" cellspacing="0" cellpadding="0" width="100%" '
-         'style="border-collapse:collapse;">')
-SEC2, SEC3, SEC4, SEC5 = ("二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
-                          "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进措施")
+TABLE = (
+    '<table border="1" cellspacing="0" cellpadding="0" width="100%" '
+    'style="border-collapse:collapse;">'
+)
+SEC2, SEC3, SEC4, SEC5 = (
+    "二、主动公开政府信息情况",
+    "三、收到和处理政府信息公开申请情况",
+    "四、政府信息公开行政复议、行政诉讼情况",
+    "五、存在的主要问题及改进措施",
+)
 
 
 def is_number(text: str) -> bool:
@@ -49,14 +55,20 @@ def section2(blocks: list[str]) -> str:
     while i < len(blocks):
         heading, i = blocks[i], i + 1
         first_num = next(j for j in range(i, len(blocks)) if is_number(blocks[j]))
-        header = blocks[i:first_num - 1]
+        header = blocks[i : first_num - 1]
         width = len(header)
-        end = next((j for j in range(first_num, len(blocks)) if blocks[j].startswith("第二十条")),
-                   len(blocks))
-        rows = [blocks[k:k + width] for k in range(first_num - 1, end, width)]
-        out.append(TABLE + tr([cell(heading, f' colspan="{width}"')])
-                   + tr([cell(h) for h in header])
-                   + "".join(tr([cell(c, split=True) for c in r]) for r in rows) + "</table>")
+        end = next(
+            (j for j in range(first_num, len(blocks)) if blocks[j].startswith("第二十条")),
+            len(blocks),
+        )
+        rows = [blocks[k : k + width] for k in range(first_num - 1, end, width)]
+        out.append(
+            TABLE
+            + tr([cell(heading, f' colspan="{width}"')])
+            + tr([cell(h) for h in header])
+            + "".join(tr([cell(c, split=True) for c in r]) for r in rows)
+            + "</table>"
+        )
         i = end
     return "\n".join(out)
 
@@ -83,9 +95,11 @@ def section3(blocks: list[str], edit_number: bool) -> str:
     if edit_number:  # change: 三、(一)予以公开, total column only: 151 → 152
         labels, nums = next(r for r in rows if r[0][-1] == "(一)予以公开")
         nums[-1] = str(int(nums[-1]) + 1)
-    head = (tr([cell(note, ' colspan="3" rowspan="3"'), cell(who, ' colspan="7"')])
-            + tr([cell(nat, ' rowspan="2"'), cell(legal, ' colspan="5"'), cell(total, ' rowspan="2"')])
-            + tr([cell(k) for k in kinds]))
+    head = (
+        tr([cell(note, ' colspan="3" rowspan="3"'), cell(who, ' colspan="7"')])
+        + tr([cell(nat, ' rowspan="2"'), cell(legal, ' colspan="5"'), cell(total, ' rowspan="2"')])
+        + tr([cell(k) for k in kinds])
+    )
     body = []
     for n, (labels, nums) in enumerate(rows):
         cells = []
@@ -103,7 +117,9 @@ def section3(blocks: list[str], edit_number: bool) -> str:
             elif label.startswith(("(", "（")):
                 cells.append(cell(label, ' colspan="2"'))
             else:  # the group name after "(三)": same cell as the number label
-                cells[-1] = cells[-1].replace("</span></p></td>", f"<br/>{html.escape(label)}</span></p></td>")
+                cells[-1] = cells[-1].replace(
+                    "</span></p></td>", f"<br/>{html.escape(label)}</span></p></td>"
+                )
         body.append(tr(cells + [cell(x) for x in nums]))
     return TABLE + head + "".join(body) + "</table>"
 
@@ -111,7 +127,7 @@ def section3(blocks: list[str], edit_number: bool) -> str:
 def _group_rows(rows, n):
     """Rows belonging to the (三)/(四)/(五) group that starts at row ``n``."""
     yield rows[n]
-    for labels, _ in rows[n + 1:]:
+    for labels, _ in rows[n + 1 :]:
         if len(labels) == 1 and re.match(r"^\d\.", labels[0]):
             yield labels
         else:
@@ -124,16 +140,30 @@ def section4(blocks: list[str]) -> str:
     fy_cols, direct, after = rest[:5], rest[5], rest[6]
     ss_cols, nums = rest[7:17], rest[17:32]
     rowspan = ' rowspan="2"'
-    return (TABLE + tr([cell(fy, ' colspan="5"'), cell(ss, ' colspan="10"')])
-            + tr([cell(c, rowspan) for c in fy_cols] + [cell(direct, ' colspan="5"'),
-                                                        cell(after, ' colspan="5"')])
-            + tr([cell(c) for c in ss_cols]) + tr([cell(x) for x in nums]) + "</table>")
+    return (
+        TABLE
+        + tr([cell(fy, ' colspan="5"'), cell(ss, ' colspan="10"')])
+        + tr(
+            [cell(c, rowspan) for c in fy_cols]
+            + [cell(direct, ' colspan="5"'), cell(after, ' colspan="5"')]
+        )
+        + tr([cell(c) for c in ss_cols])
+        + tr([cell(x) for x in nums])
+        + "</table>"
+    )
 
 
 def qidong_body(blocks: list[str], edit_number: bool = False) -> str:
     """The whole 启东 body: prose before/after, the three table sections in between."""
     i2, i3, i4, i5 = (blocks.index(h) for h in (SEC2, SEC3, SEC4, SEC5))
-    parts = [para_html(blocks[:i2]), para_html([SEC2]), section2(blocks[i2 + 1:i3]),
-             para_html([SEC3]), section3(blocks[i3 + 1:i4], edit_number),
-             para_html([SEC4]), section4(blocks[i4 + 1:i5]), para_html(blocks[i5:])]
+    parts = [
+        para_html(blocks[:i2]),
+        para_html([SEC2]),
+        section2(blocks[i2 + 1 : i3]),
+        para_html([SEC3]),
+        section3(blocks[i3 + 1 : i4], edit_number),
+        para_html([SEC4]),
+        section4(blocks[i4 + 1 : i5]),
+        para_html(blocks[i5:]),
+    ]
     return "\n".join(parts)

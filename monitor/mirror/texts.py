@@ -78,6 +78,7 @@ def change_numbers(text: str, every: int = 4) -> str:
 
 # -- per portal -------------------------------------------------------------------------
 
+
 @cache
 def jiangsu_2020_trad() -> str:
     """江苏 2020 report body, traditional characters, exactly as the seed."""
@@ -136,6 +137,6 @@ def qidong_2020(edit_number: bool = False) -> str:
     from monitor.mirror import tables  # tables uses para_html from here
 
     text = seed("qidong_2020")
-    body = text[text.index("根据《中华人民共和国政府信息公开条例》"):]
+    body = text[text.index("根据《中华人民共和国政府信息公开条例》") :]
     blocks = [re.sub(r"\s*\n\s*", "\n", b.strip()) for b in re.split(r"\n\s*\n", body) if b.strip()]
     return tables.qidong_body(blocks, edit_number=edit_number)
