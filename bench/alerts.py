@@ -21,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import outbox
-from monitor.alerts import EmailChannel
+from monitor.alerts import EmailChannel, outbox
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from monitor.store import Store

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import TreeSampler
 from crawler.seeds import load_seeds
+from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
-from monitor.mirror import MirrorServer
 
 
 def one_pass(config: Config, seeds, label: str, pages: int) -> dict:

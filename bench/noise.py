@@ -27,11 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.seeds import load_seeds
+from mirror.noise import Fresh, Noise, relayout
+from mirror.synthetic import Synthetic
 from monitor import cycle
 from monitor.config import Config
-from monitor.differ import diff_text
-from monitor.mirror.noise import Fresh, Noise, relayout
-from monitor.mirror.synthetic import Synthetic
+from monitor.events.diff import diff_text
 from monitor.store import Store
 
 PARA_END = '</div>\n<div class="tools">'

@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.seeds import load_seeds
+from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
-from monitor.mirror import MirrorServer
 from monitor.store import Store
 
 logger = logging.getLogger("bench.portals")

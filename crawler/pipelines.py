@@ -1,6 +1,9 @@
-"""Item pipelines: Extract (in worker processes) then Store (the crawler's one door to monitor/).
+"""Item pipelines of the crawl: Extract (in worker processes).
 
-May import: crawler.items, crawler.workers, crawler.middlewares, monitor.store (ingest only).
+The pipeline that stores items belongs to the consumer (``monitor.store.pipeline``), which
+registers it by dotted path in the settings it hands to the crawl.
+
+May import: crawler.items, crawler.workers, crawler.middlewares.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 
 from crawler import workers
 from crawler.items import FetchProblem, PageItem
 from crawler.middlewares import load_fetch_state
-from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -111,34 +112,4 @@ class ExtractPipeline:
                 item.issuer_hint
             )  # "江苏省" in a title is the portal's 江苏省人民政府
         item.extracted = extracted
-        return item
-
-
-class StorePipeline:
-    """Hand every item to ``Store.ingest`` for the current crawl run."""
-
-    def __init__(self, crawler: Crawler, db_path: str, run_id: int):
-        self.crawler = crawler
-        self.db_path = db_path
-        self.run_id = run_id
-        self.store: Store | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
-        db_path = crawler.settings.get("NIANBAO_DB")
-        run_id = crawler.settings.getint("NIANBAO_RUN_ID")
-        if not db_path or not run_id:
-            raise NotConfigured("StorePipeline needs NIANBAO_DB and NIANBAO_RUN_ID")
-        return cls(crawler, db_path, run_id)
-
-    def open_spider(self) -> None:
-        self.store = Store(self.db_path)
-
-    def close_spider(self) -> None:
-        if self.store:
-            self.store.close()
-
-    def process_item(self, item: object) -> object:
-        outcome = self.store.ingest(item, self.run_id)
-        self.crawler.stats.inc_value(f"nianbao/ingest/{outcome}")
         return item

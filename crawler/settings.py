@@ -37,7 +37,7 @@ MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 1536
 LOG_LEVEL = "INFO"
 DEPTH_LIMIT = 0  # list pagination can be long; nianbao caps lists and pages per portal itself
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19 runs an HTTP code-execution server otherwise
 FEED_EXPORT_ENCODING = "utf-8"
 
 DEFAULT_REQUEST_HEADERS = {
@@ -55,7 +55,6 @@ DOWNLOADER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,
-    "crawler.pipelines.StorePipeline": 800,
 }
 EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,

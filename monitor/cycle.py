@@ -1,6 +1,6 @@
 """One crawl cycle: crawl (in a child process) → store → detect events → summary.
 
-A composition root: may import crawler.seeds, monitor.store, monitor.differ,
+A composition root: may import crawler.seeds, monitor.store, monitor.events.diff,
 monitor.config. Nothing imports it but the CLI and the scheduler.
 """
 
@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.seeds import Seed
-from monitor import detect
 from monitor.config import Config
+from monitor.events import detect
 from monitor.models import Event
 from monitor.store import Store
+from monitor.store.pipeline import STORE_PIPELINE
 
 logger = logging.getLogger(__name__)
 ProgressFn = Callable[[dict], None]
@@ -162,7 +163,10 @@ def crawl(
             state_file.write_text(
                 json.dumps(store.fetch_state([s.id for s in seeds])), encoding="utf-8"
             )
-            settings = dict(config.settings, NIANBAO_PROGRESS=True)
+            pipelines = dict(config.settings.get("ITEM_PIPELINES") or {})
+            pipelines.update(STORE_PIPELINE)
+            pipelines.setdefault("crawler.pipelines.ExtractPipeline", 300)
+            settings = dict(config.settings, NIANBAO_PROGRESS=True, ITEM_PIPELINES=pipelines)
             job = {
                 "db": str(config.db),
                 "run_id": run_id,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.mirror import MirrorServer
+from mirror import MirrorServer
 from tests.conftest_smtp import *  # noqa: F403  (smtp_server fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

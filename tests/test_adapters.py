@@ -21,7 +21,7 @@ from crawler.middlewares import (
     RetryAfterMiddleware,
     retry_after_seconds,
 )
-from monitor.mirror import special
+from mirror import special
 
 LI = '<li><a href="/art/2021/2/5/art_5_{n}.html" title="某市{n}年政府信息公开工作年度报告">x</a><span>2021-02-05</span></li>'
 NEXT = (

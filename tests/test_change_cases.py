@@ -11,7 +11,7 @@ import opencc
 import pytest
 
 from crawler.extract import body_fingerprint, extract_page
-from monitor.differ import diff_text
+from monitor.events.diff import diff_text
 
 HERE = Path(__file__).parent
 CASES = json.loads((HERE / "data" / "change_cases.json").read_text(encoding="utf-8"))

@@ -19,8 +19,8 @@ import feedparser
 import pytest
 from aiosmtpd.controller import Controller
 
-from monitor.locks import HOST
 from monitor.store import Store
+from monitor.store.locks import HOST
 from tests.conftest import LOCAL, ROOT, run_cli
 from tests.conftest_smtp import RecordingHandler, free_port, run_smtp
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.differ import diff_text
+from monitor.events.diff import diff_text
 
 BASE = "\n".join(
     [

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.documents import extract_any, extract_document, is_cover_page, kind_of
 from crawler.workers import extract_job
-from monitor.mirror import cms, docgen
+from mirror import cms, docgen
 
 UNIT = "青石县人民政府"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realpages"

@@ -37,7 +37,7 @@ STEPS = [
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory):
-    from monitor.mirror import MirrorServer
+    from mirror import MirrorServer
 
     tmp = tmp_path_factory.mktemp("walk")
     mirror = MirrorServer()

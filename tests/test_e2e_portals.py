@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from crawler.seeds import load_seeds
+from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
-from monitor.mirror import MirrorServer
 from monitor.store import Store
 
 FAMILIES = ("hwnb", "jpnb", "trsnb", "guard")

@@ -10,7 +10,7 @@ import pytest
 from crawler import heuristics
 
 TITLES = json.loads((Path(__file__).parent / "data" / "titles.json").read_text(encoding="utf-8"))
-TEXTS = Path(__file__).parents[1] / "monitor" / "mirror" / "texts"
+TEXTS = Path(__file__).parents[1] / "mirror" / "texts"
 
 
 @pytest.mark.parametrize("case", TITLES, ids=[c["id"] for c in TITLES])

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 import pytest
 
 from crawler.seeds import load_seed_file
-from monitor.mirror import MirrorServer
+from mirror import MirrorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {
@@ -327,7 +327,7 @@ def test_control_endpoints(srv):
 
 def test_module_main_prints_url_serves_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.mirror", "--port", "0"],
+        [sys.executable, "-m", "mirror", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

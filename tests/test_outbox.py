@@ -16,11 +16,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from crawler.seeds import Seed
-from monitor import locks, outbox
-from monitor.alerts import EmailChannel
+from monitor.alerts import EmailChannel, outbox
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
-from monitor.store import Store
+from monitor.store import Store, locks
 from tests.conftest_smtp import RecordingHandler, RejectingHandler, free_port, run_smtp
 
 HOSTILE = "<script>alert(1)</script>"

@@ -14,13 +14,20 @@ import feedparser
 import pytest
 
 from crawler.seeds import Seed
-from monitor import scheduler, status
-from monitor.feedserver import FeedServer
-from monitor.locks import HOST
+from monitor.alerts.outbox import FeedOptions, write_feeds
+from monitor.daemon import scheduler, status
+from monitor.daemon.feedserver import FeedServer
+from monitor.daemon.scheduler import (
+    TZ,
+    Daemon,
+    DaemonOptions,
+    first_run,
+    parse_duration,
+    schedule_key,
+)
 from monitor.models import Subscription
-from monitor.outbox import FeedOptions, write_feeds
-from monitor.scheduler import TZ, Daemon, DaemonOptions, first_run, parse_duration, schedule_key
 from monitor.store import Store
+from monitor.store.locks import HOST
 
 
 def seed(portal_id: str, schedule: str | None = None) -> Seed:

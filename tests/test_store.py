@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
-from monitor import detect
+from monitor.events import detect
 from monitor.store import Store, StoreError
 
 PORTAL = {

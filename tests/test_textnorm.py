@@ -11,7 +11,7 @@ import pytest
 from crawler import textnorm
 
 DATA = json.loads((Path(__file__).parent / "data" / "normalise.json").read_text(encoding="utf-8"))
-TEXTS = Path(__file__).parents[1] / "monitor" / "mirror" / "texts"
+TEXTS = Path(__file__).parents[1] / "mirror" / "texts"
 
 
 @pytest.mark.parametrize("case", DATA["equal"], ids=[c["id"] for c in DATA["equal"]])

@@ -21,8 +21,8 @@ import html
 import uuid
 from dataclasses import dataclass, field
 
-from monitor.mirror import docgen, texts
-from monitor.mirror.model import Article, Portal
+from mirror import docgen, texts
+from mirror.model import Article, Portal
 
 E = html.escape
 NAMESPACE = uuid.UUID("6f1c2d3e-0000-4000-8000-00000000c0de")

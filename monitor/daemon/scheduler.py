@@ -34,12 +34,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.seeds import Seed
-from monitor import cycle, outbox
-from monitor.alerts import EmailChannel
+from monitor import cycle
+from monitor.alerts import EmailChannel, outbox
 from monitor.config import Config, SmtpConfig
-from monitor.feedserver import FeedServer
-from monitor.locks import HOST, portal_locks
+from monitor.daemon.feedserver import FeedServer
 from monitor.store import Store
+from monitor.store.locks import HOST, portal_locks
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor.mirror import special
-from monitor.mirror.model import Resp
-from monitor.mirror.site import Site
-from monitor.mirror.synthetic import Synthetic
+from mirror import special
+from mirror.model import Resp
+from mirror.site import Site
+from mirror.synthetic import Synthetic
 
 logger = logging.getLogger(__name__)
 LOGGED_HEADERS = ("If-None-Match", "If-Modified-Since", "User-Agent", "Cookie", "Accept-Encoding")

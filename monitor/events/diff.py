@@ -1,4 +1,4 @@
-"""Pure text diffing for reports (the event logic that uses it is ``monitor.detect``).
+"""Pure text diffing for reports (the event logic that uses it is ``monitor.events.detect``).
 
 Diffs are computed on normalised text, one paragraph or table row per line: a
 unified diff by line, the report sections (一 … 六) the changed lines sit in, and the

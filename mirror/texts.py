@@ -3,7 +3,7 @@
 The five seed texts in ``texts/`` are page dumps; this module cuts the page chrome off
 them (nav lines, title lines, layout debris) and turns what is left into the HTML a
 portal's editor would have produced: ``<p>`` paragraphs, headings in ``<strong>``, and
-for 启东 the standard tables rebuilt (see ``monitor.mirror.tables``).
+for 启东 the standard tables rebuilt (see ``mirror.tables``).
 
 >>> paragraphs("一\\n\\n  二  \\n")
 ['一', '二']
@@ -134,7 +134,7 @@ def jszwb_2016(paras: list[str] | None = None) -> str:
 @cache
 def qidong_2020(edit_number: bool = False) -> str:
     """启东 2020 body: prose paragraphs plus the flattened tables rebuilt as ``<table>``."""
-    from monitor.mirror import tables  # tables uses para_html from here
+    from mirror import tables  # tables uses para_html from here
 
     text = seed("qidong_2020")
     body = text[text.index("根据《中华人民共和国政府信息公开条例》") :]

@@ -10,8 +10,8 @@ import random
 import uuid
 from datetime import date, timedelta
 
-from monitor.mirror import texts
-from monitor.mirror.model import Article, Portal
+from mirror import texts
+from mirror.model import Article, Portal
 
 NEWS = [
     "省政府召开常务会议研究部署{t}工作",

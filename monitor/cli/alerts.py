@@ -1,7 +1,7 @@
 """The alert and daemon commands of ``nianbao``: daemon, status, subscribe, unsubscribe,
 subscribers, feed, deliver. ``register(cli)`` adds them to the click group in ``monitor.cli``.
 
-A thin layer: may import monitor.cliutil, monitor.scheduler, monitor.outbox, monitor.status,
+A thin layer: may import monitor.cli.util, monitor.daemon.scheduler, monitor.alerts.outbox, monitor.daemon.status,
 monitor.store, monitor.config, monitor.models, crawler.seeds.
 """
 
@@ -16,9 +16,8 @@ from pathlib import Path
 import click
 
 from crawler.seeds import SeedError, load_seeds
-from monitor import outbox
-from monitor.alerts import EmailChannel
-from monitor.cliutil import (
+from monitor.alerts import EmailChannel, outbox
+from monitor.cli.util import (
     BadInput,
     JobFailed,
     db_option,
@@ -28,9 +27,9 @@ from monitor.cliutil import (
     parse_settings,
 )
 from monitor.config import SmtpConfig
+from monitor.daemon.status import status as status_doc
+from monitor.daemon.status import status_text
 from monitor.models import EventKind, Subscription
-from monitor.status import status as status_doc
-from monitor.status import status_text
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 KINDS = [k.value for k in EventKind]
@@ -85,7 +84,7 @@ def duration(
     ctx: click.Context | None, param: click.Parameter | None, value: str | None
 ) -> float | None:
     """A click callback: ``30s`` / ``10m`` / ``1h`` → seconds."""
-    from monitor.scheduler import parse_duration
+    from monitor.daemon.scheduler import parse_duration
 
     if value is None:
         return None
@@ -214,7 +213,7 @@ def daemon(
     as_json,
 ) -> None:
     """Crawl on schedule and deliver alerts until stopped (SIGTERM/SIGINT); --json logs JSON lines."""
-    from monitor.scheduler import DaemonOptions, run_daemon
+    from monitor.daemon.scheduler import DaemonOptions, run_daemon
 
     try:
         seeds = load_seeds(list(seed_paths or (Path("seeds"),)), only=list(portals) or None)

@@ -2,10 +2,10 @@
 
 ``Store.ingest(item, run_id)`` is the crawler's one entry point into monitor/: it records
 what a crawl saw (pages, list pages, fetch problems) and keeps report identity and
-versions. It never decides what an event is: ``monitor.differ`` reads the versions a
+versions. It never decides what an event is: ``monitor.events.diff`` reads the versions a
 run created and records events through ``add_event``.
 
-May import: crawler.items (the item schema), monitor.models, monitor.schema.
+May import: crawler.items (the item schema), monitor.models, monitor.store.schema.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlite_utils import Database
 
 from crawler.items import FetchProblem, ListingItem, PageItem
 from monitor.models import now_iso
-from monitor.schema import migrations
-from monitor.store_alerts import AlertQueries
-from monitor.store_reports import GONE_KINDS, ReportQueries
+from monitor.store.alerts import AlertQueries
+from monitor.store.reports import GONE_KINDS, ReportQueries
+from monitor.store.schema import migrations
 
 __all__ = ["Store", "StoreError", "now_iso"]
 

@@ -1,4 +1,4 @@
-"""``python -m monitor.mirror [--port 0] [--state baseline] [--synthetic N] [--families]``.
+"""``python -m mirror [--port 0] [--state baseline] [--synthetic N] [--families]``.
 
 Prints one line, the base URL, once serving; serves until SIGTERM or SIGINT.
 """
@@ -11,13 +11,11 @@ import signal
 import sys
 import threading
 
-from monitor.mirror import MirrorServer
+from mirror import MirrorServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m monitor.mirror", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mirror", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost", "::1"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", default="baseline", help="comma-separated change names")

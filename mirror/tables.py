@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 
-from monitor.mirror.texts import para_html
+from mirror.texts import para_html
 
 NUM = re.compile(r"^[+-]?\d+(\.\d+)?(万元)?$")
 SPAN = '<span style="font-family:宋体;font-size:10.5pt">'

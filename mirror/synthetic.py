@@ -19,9 +19,9 @@ import re
 import threading
 from email.utils import formatdate
 
-from monitor.mirror import families, tables, texts
-from monitor.mirror.model import Article, Portal, Resp
-from monitor.mirror.noise import HEADLINES, Fresh
+from mirror import families, tables, texts
+from mirror.model import Article, Portal, Resp
+from mirror.noise import HEADLINES, Fresh
 
 CITIES = [
     "南京市",

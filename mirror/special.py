@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import secrets
 
-from monitor.mirror.docgen import assemble_pdf
-from monitor.mirror.model import Resp, html_resp
+from mirror.docgen import assemble_pdf
+from mirror.model import Resp, html_resp
 
 ROBOTS = "User-agent: *\nDisallow: /private/\nDisallow: /trsnb/hidden/\n"
 

@@ -2,7 +2,7 @@
 the delivery outbox, per-portal crawl locks, the daemon heartbeat and portal status.
 
 Nothing here decides anything (what matches, when to retry, whether a pid is alive): it
-reads and writes rows. ``monitor.outbox``, ``monitor.locks`` and ``monitor.scheduler`` decide.
+reads and writes rows. ``monitor.alerts.outbox``, ``monitor.store.locks`` and ``monitor.daemon.scheduler`` decide.
 
 May import: monitor.models (and sqlite-utils through ``self.db``).
 """

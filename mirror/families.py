@@ -12,8 +12,8 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.mirror.model import Article, Portal
-from monitor.mirror.noise import Fresh
+from mirror.model import Article, Portal
+from mirror.noise import Fresh
 
 E = html.escape
 

@@ -13,7 +13,7 @@ How a round works (``deliver_round``):
    and the batch waits, unchanged. Permanent failure → ``failed`` (kept; ``nianbao
    deliver --retry-failed`` requeues). Nothing is dropped.
 
-May import: monitor.alerts, monitor.locks, monitor.models, monitor.store.
+May import: monitor.alerts, monitor.store.locks, monitor.models, monitor.store.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 
 from monitor import alerts
 from monitor.alerts.feed import TAG_PREFIX, write_feed
-from monitor.locks import OUTBOX_LOCK, describe, named_lock
 from monitor.models import Event, Subscription
 from monitor.store import Store
+from monitor.store.locks import OUTBOX_LOCK, describe, named_lock
 
 logger = logging.getLogger(__name__)
 

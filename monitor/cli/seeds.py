@@ -3,7 +3,7 @@ the adapter chosen, list pages read, report links found, years covered, problems
 
 Runs ``crawler.adapters.check`` in a child process (a reactor runs once per process);
 fetches no report and writes no database. Exit 1 when a portal found no report link,
-2 for bad seeds. May import: crawler.seeds, crawler.adapters, monitor.cliutil.
+2 for bad seeds. May import: crawler.seeds, crawler.adapters, monitor.cli.util.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import click
 
 from crawler.adapters import help_text
 from crawler.seeds import Seed, SeedError, load_seeds
-from monitor.cliutil import BadInput, JobFailed, db_option, echo_json, json_option, parse_settings
+from monitor.cli.util import BadInput, JobFailed, db_option, echo_json, json_option, parse_settings
 
 
 def run_check(seeds: list[Seed], settings: dict, timeout: float = 1800) -> list[dict]:

@@ -1,6 +1,6 @@
 """``nianbao status``: each portal's last run, next run and health, plus the daemon and outbox.
 
-May import: monitor.locks, monitor.store.
+May import: monitor.store.locks, monitor.store.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from monitor.locks import HOST, pid_alive
 from monitor.store import Store
+from monitor.store.locks import HOST, pid_alive
 
 HEARTBEAT_STALE = 180.0  # seconds without a heartbeat before a daemon counts as gone
 

@@ -1,7 +1,7 @@
 """One state of the mirror: portals with the named changes applied, compiled into routes.
 
 ``Site(state)`` starts from the baseline portals, applies each named change in order
-(``monitor.mirror.changes``), then compiles a path → ``Resp`` table. Noisy pages are
+(``mirror.changes``), then compiles a path → ``Resp`` table. Noisy pages are
 rendered per request (their ``Resp.body`` is a callable); everything else is bytes.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from math import ceil
 from urllib.parse import parse_qs
 
-from monitor.mirror import cms, cmsroutes, families, portals, special, texts
-from monitor.mirror.model import Article, Portal, Resp
-from monitor.mirror.noise import Fresh, Noise, relayout
+from mirror import cms, cmsroutes, families, portals, special, texts
+from mirror.model import Article, Portal, Resp
+from mirror.noise import Fresh, Noise, relayout
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Site:
         families: bool = False,
         family_bench: tuple[int, int] = (0, 0),
     ):
-        from monitor.mirror.changes import CHANGES  # changes imports Site for type hints only
+        from mirror.changes import CHANGES  # changes imports Site for type hints only
 
         unknown = [c for c in state if c not in CHANGES]
         if unknown:
@@ -39,7 +39,7 @@ class Site:
         self.portals: dict[str, Portal] = portals.baseline()
         self.cms: dict[str, cms.CmsPortal] = cms.build() if families else {}
         if family_bench[0]:
-            from monitor.mirror import cmsbench
+            from mirror import cmsbench
 
             self.cms.update({p.portal.id: p for p in cmsbench.portals(*family_bench)})
         self.noise = Noise()

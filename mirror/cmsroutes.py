@@ -1,4 +1,4 @@
-"""Routes of the family portals (``monitor.mirror.cms``): static pages and files, and
+"""Routes of the family portals (``mirror.cms``): static pages and files, and
 the dynamic list endpoints (Hanweb ``dataproxy.jsp`` POSTs, JPaaS ``build/unit`` JSON).
 
 ``static_routes(cp)`` gives path → ``Resp`` (bytes with ETag and Last-Modified);
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from email.utils import formatdate
 from urllib.parse import parse_qs
 
-from monitor.mirror import families, special
-from monitor.mirror.cms import CmsPortal, Entry
-from monitor.mirror.model import Resp
-from monitor.mirror.noise import HEADLINES, Fresh
+from mirror import families, special
+from mirror.cms import CmsPortal, Entry
+from mirror.model import Resp
+from mirror.noise import HEADLINES, Fresh
 
 E = html.escape
 LAST_MODIFIED = formatdate(1614556800, usegmt=True)  # 2021-03-01, fixed

@@ -10,10 +10,10 @@ linked straight from the list, or a cover page with a PDF or DOCX attachment.
 
 from __future__ import annotations
 
-from monitor.mirror import docgen, texts
-from monitor.mirror.cms import CmsPortal, Entry, _news, _report, report_paras, table_rows
-from monitor.mirror.model import Portal
-from monitor.mirror.synthetic import CITIES, UNITS
+from mirror import docgen, texts
+from mirror.cms import CmsPortal, Entry, _news, _report, report_paras, table_rows
+from mirror.model import Portal
+from mirror.synthetic import CITIES, UNITS
 
 MECHANISMS = (
     ("hw", "hanweb-datastore", "hanweb", None, 15),

@@ -14,7 +14,8 @@ import click
 
 from crawler.seeds import SeedError, load_seeds
 from monitor import __version__, cycle
-from monitor.cliutil import (
+from monitor.cli.textout import Progress, crawl_summary, event_detail, report_table
+from monitor.cli.util import (
     BadInput,
     JobFailed,
     db_option,
@@ -24,8 +25,7 @@ from monitor.cliutil import (
     parse_settings,
 )
 from monitor.config import Config
-from monitor.locks import portal_locks
-from monitor.textout import Progress, crawl_summary, event_detail, report_table
+from monitor.store.locks import portal_locks
 
 
 @click.group()
@@ -262,7 +262,7 @@ def history(ref, db, as_json) -> None:
 )
 def demo(out, db) -> None:
     """Run the whole pipeline on the bundled offline portal mirror (127.0.0.1 only)."""
-    from monitor.demo import run_demo
+    from monitor.cli.demo import run_demo
 
     sys.exit(run_demo(out, db))
 
@@ -271,9 +271,9 @@ def main() -> None:  # pragma: no cover
     cli()
 
 
-from monitor.cli_alerts import register as _register_alerts  # noqa: E402
+from monitor.cli.alerts import register as _register_alerts  # noqa: E402
 
 _register_alerts(cli)
-from monitor.cli_seeds import register as _register_seeds  # noqa: E402
+from monitor.cli.seeds import register as _register_seeds  # noqa: E402
 
 _register_seeds(cli)

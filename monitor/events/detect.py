@@ -13,12 +13,12 @@ Rules (issue: "change events a user can trust"):
   soft 404) and no longer listed, on ``removal_runs`` consecutive healthy runs.
 - A removed report seen again is ``restored``.
 
-May import: monitor.store, monitor.differ, monitor.models.
+May import: monitor.store, monitor.events.diff, monitor.models.
 """
 
 from __future__ import annotations
 
-from monitor.differ import diff_text, similarity
+from monitor.events.diff import diff_text, similarity
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
 

@@ -12,13 +12,13 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from monitor.mirror import portals, special, texts
-from monitor.mirror.families import list_href
-from monitor.mirror.model import Article, Resp
-from monitor.mirror.noise import HEADLINES, Noise
+from mirror import portals, special, texts
+from mirror.families import list_href
+from mirror.model import Article, Resp
+from mirror.noise import HEADLINES, Noise
 
 if TYPE_CHECKING:
-    from monitor.mirror.site import Site
+    from mirror.site import Site
 
 CHANGES: dict[str, Callable[[Site], None]] = {}
 
@@ -185,7 +185,7 @@ def _family(site: Site, pid: str):
 @change("edit-pdf")
 def edit_pdf(site: Site) -> None:
     """Family portal 青石县 (trsnb): its 2021 PDF report re-issued with one table number changed."""
-    from monitor.mirror import cms
+    from mirror import cms
 
     family = _family(site, "trsnb")
     entry = next(e for e in family.entries if e.kind == "pdf")
@@ -195,7 +195,7 @@ def edit_pdf(site: Site) -> None:
 @change("rescan-image")
 def rescan_image(site: Site) -> None:
     """Family portal 青石县 (trsnb): its image-only PDF re-scanned (new bytes, still no text)."""
-    from monitor.mirror import docgen
+    from mirror import docgen
 
     family = _family(site, "trsnb")
     entry = next(e for e in family.entries if e.kind == "image-pdf")

@@ -4,7 +4,7 @@ Starts the mirror on 127.0.0.1 (ephemeral port), crawls it, prints the reports,
 publishes a scripted change (one report edited, one new report), crawls again and
 prints the events with their diffs. Everything lands in one folder.
 
-A composition root: may import monitor.mirror, monitor.cycle, monitor.store, monitor.textout.
+A composition root: may import mirror, monitor.cycle, monitor.store, monitor.cli.textout.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 import click
 
 from crawler.seeds import load_seeds
+from mirror import MirrorServer
 from monitor import cycle
+from monitor.cli.textout import Progress, crawl_summary, event_detail, report_table
 from monitor.config import Config
-from monitor.mirror import MirrorServer
 from monitor.store import Store
-from monitor.textout import Progress, crawl_summary, event_detail, report_table
 
 # The mirror is on loopback: no politeness delay is needed against our own server.
 LOCAL_SETTINGS = {

@@ -1,0 +1,1 @@
+"""Events: pure text diffing (``diff``) and the rules that turn stored versions into events (``detect``)."""
