@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up (a local .venv with nianbao and its test tools), then run a task.
 #   ./dev.sh demo    the whole pipeline on the bundled offline portal mirror
-#   ./dev.sh test    the test-suite (what CI runs)
+#   ./dev.sh test    lint (ruff, import-linter layers), then the test-suite (what CI runs)
+#   ./dev.sh lint    lint only
 #   ./dev.sh bench   the benchmarks in bench/
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,11 +16,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   touch "$stamp"
 fi
+lint() {
+  local out
+  .venv/bin/ruff check --quiet . && .venv/bin/ruff format --check --quiet . \
+    && { out=$(.venv/bin/lint-imports --no-logo --no-cache 2>&1) || { echo "$out"; false; }; } \
+    || { echo "lint failed (see above; ./dev.sh lint)" >&2; return 1; }
+  echo "lint: ruff check, ruff format --check and the import-linter layers pass"
+}
 task=${1:-test}
 shift || true
 case "$task" in
   demo)  exec .venv/bin/nianbao demo "$@" ;;
-  test)  exec .venv/bin/python -m pytest "$@" ;;
+  lint)  lint ;;
+  test)  lint && exec .venv/bin/python -m pytest "$@" ;;
   bench) for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b" "$@"; done ;;
-  *)     echo "usage: ./dev.sh demo|test|bench" >&2; exit 2 ;;
+  *)     echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
 esac

@@ -1,6 +1,8 @@
-"""Helpers shared by the bench scripts: memory and CPU of the crawl's process tree.
+"""Helpers shared by the bench scripts: a crawl set-up against the mirror, and memory and
+CPU of the crawl's process tree.
 
-A crawl runs in a child process with extraction workers below it (through a
+``mirror_crawl`` gives the seeds of some mirror portals and a crawl ``Config`` for a fresh
+database, with no politeness delay (the mirror is on 127.0.0.1). A crawl runs in a child process with extraction workers below it (through a
 forkserver), so ``getrusage(RUSAGE_CHILDREN)`` misses the workers' CPU. The sampler
 reads /proc for every descendant instead: CPU seconds (the last value seen per pid),
 and the peak of summed RSS and PSS (PSS shares copy-on-write pages fairly between the
@@ -14,8 +16,32 @@ import threading
 import time
 from pathlib import Path
 
+from crawler.seeds import Seed, load_seeds
+from mirror import MirrorServer
+from monitor.config import Config
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def mirror_crawl(
+    mirror: MirrorServer, tmp: Path, only: list[str], pages: int = 0
+) -> tuple[list[Seed], Config]:
+    """Seeds of the mirror's portals ``only`` and a crawl config whose database is in
+    ``tmp``; with ``pages``, page limits that fit that many report pages in one portal."""
+    seeds_file = tmp / "seeds.toml"
+    mirror.seeds_toml(seeds_file)
+    settings = {
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    }
+    if pages:
+        settings |= {
+            "NIANBAO_MAX_PAGES_PER_PORTAL": pages * 2 + 100,
+            "NIANBAO_MAX_LIST_PAGES": pages // 5 + 50,
+        }
+    return load_seeds([seeds_file], only=only), Config(db=tmp / "bench.db", settings=settings)
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.alerts import EmailChannel, outbox
-from monitor.config import SmtpConfig
+from monitor.config import FeedConfig, SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from monitor.store import Store
 
@@ -109,18 +109,18 @@ def main() -> None:
     assert server.stdout.readline().strip() == "ready"
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         for sub in make_subscriptions(args.subs, args.immediate, rng):
-            store.add_subscription(sub)
+            store.subscriptions.add(sub)
         t0 = time.perf_counter()
         with store.atomic():
             for event in make_events(args.events, rng):
-                store.add_event(event)
+                store.events.add(event)
         crawl_end = time.perf_counter()
         channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=port, sender="bench@example.org"))
         summary = outbox.deliver_round(
-            store, channel, feeds=outbox.FeedOptions(Path(tmp) / "feeds", link="http://x/")
+            store, channel, feeds=FeedConfig(Path(tmp) / "feeds", link="http://x/")
         )
         done = time.perf_counter()
-        counts = store.outbox_counts()
+        counts = store.outbox.counts()
     server.terminate()
     accepted = int(server.communicate(timeout=30)[0].split()[-1])
     wall = done - crawl_end

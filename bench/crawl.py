@@ -18,8 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import TreeSampler
-from crawler.seeds import load_seeds
+from bench._common import TreeSampler, mirror_crawl
 from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
@@ -66,17 +65,7 @@ def main() -> None:
     mirror.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            seeds_file = Path(tmp) / "seeds.toml"
-            mirror.seeds_toml(seeds_file)
-            seeds = load_seeds([seeds_file], only=["bench"])
-            settings = {
-                "DOWNLOAD_DELAY": 0,
-                "AUTOTHROTTLE_ENABLED": False,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-                "NIANBAO_MAX_PAGES_PER_PORTAL": args.pages * 2 + 100,
-                "NIANBAO_MAX_LIST_PAGES": args.pages // 5 + 50,
-            }
-            config = Config(db=Path(tmp) / "bench.db", settings=settings)
+            seeds, config = mirror_crawl(mirror, Path(tmp), ["bench"], args.pages)
             print(f"{args.pages} report pages on {mirror.url('/')}; 2 passes into a fresh DB")
             first = one_pass(config, seeds, "first", args.pages)
             second = one_pass(config, seeds, "unchanged", args.pages)

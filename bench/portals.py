@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.seeds import load_seeds
+from bench._common import mirror_crawl
 from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
@@ -63,11 +63,11 @@ def one_pass(mirror: MirrorServer, config: Config, seeds, label: str, n_reports:
 
 def found_per_family(mirror: MirrorServer, config: Config) -> None:
     with Store(config.db) as store:
-        got = {r["url"] for r in store.reports()}
+        got = {r.url for r in store.reports.summaries()}
     per: dict[str, list[int]] = {}
-    for pid, family in mirror._site.cms.items():
+    for pid, mechanism in mirror.family_mechanisms().items():
         expected = mirror.expected_reports(pid)
-        counts = per.setdefault(family.mechanism, [0, 0, 0])
+        counts = per.setdefault(mechanism, [0, 0, 0])
         counts[0] += len(expected & got)
         counts[1] += len(expected)
         counts[2] += len({u for u in got if f"/{pid}/" in u} - expected)
@@ -91,16 +91,8 @@ def main() -> None:
     mirror.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            seeds_file = Path(tmp) / "seeds.toml"
-            mirror.seeds_toml(seeds_file)
-            ids = list(mirror._site.cms)
-            seeds = load_seeds([seeds_file], only=ids)
-            settings = {
-                "DOWNLOAD_DELAY": 0,
-                "AUTOTHROTTLE_ENABLED": False,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-            }
-            config = Config(db=Path(tmp) / "bench.db", settings=settings)
+            ids = list(mirror.family_mechanisms())
+            seeds, config = mirror_crawl(mirror, Path(tmp), ids)
             n = sum(len(mirror.expected_reports(pid)) for pid in ids)
             logger.info(
                 "%d portals × %d reports (%d expected) on %s",

@@ -1,15 +1,21 @@
 """Reports that are files: PDF (pypdf, pdfminer.six as fallback), DOCX (python-docx,
 tables kept), legacy DOC/WPS through a Debian converter when one is installed.
 
-``extract_document`` returns the same ``Extracted`` record as ``extract_page``. Text is
-normalised like page text (``textnorm.normalise``), PDF lines re-flowed into paragraphs
-so an edit does not shift every later line. A file with no text layer is
-``quality="image-only"`` and one nianbao cannot read is ``"unsupported"``: both keep
-their title line as text, never an empty report. ``is_cover_page`` tells the spider a
-report page whose own body is thin, so its attachments hold the report.
+``extract_document`` returns the same ``Extracted`` record as a page's reading step;
+``crawler.extract.judge`` gives the verdict on both. Text is normalised like page text
+(``textnorm.normalise``), PDF lines re-flowed into paragraphs so an edit does not shift
+every later line. A file with no text layer is ``quality="image-only"`` and one nianbao
+cannot read is ``"unsupported"``: both keep their title line as text, never an empty
+report.
 
-May import: crawler.pagetree (decode/parse helpers), crawler.extract (pages), crawler.heuristics,
-crawler.textnorm, crawler.items, pypdf, pdfminer.six, python-docx.
+Hostile files meet caps before they are read (``Limits``, set per process by
+``set_limits``): a DOCX/ZIP whose members declare or unpack to more than
+``unpacked`` bytes is a ``zip_bomb``, a PDF with more than ``pdf_pages`` pages is
+``too_many_pages``, and one whose streams decode past ``pdf_stream`` bytes is
+``oversize``. The verdict then has that problem and no text.
+
+May import: crawler.heuristics, crawler.textnorm, crawler.items, pypdf, pdfminer.six,
+python-docx.
 """
 
 from __future__ import annotations
@@ -20,25 +26,16 @@ import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
+import zipfile
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
-
-from lxml import etree
-from lxml import html as lxml_html
 
 from crawler import heuristics, textnorm
 from crawler.items import Extracted
-from crawler.pagetree import decode_html, find_body
 
 logger = logging.getLogger(__name__)
 
 THIN_CHARS = 200
-CONTAINERS = etree.XPath(
-    "//*[@id='zoom' or @id='zoomcon' or @id='ivs_content'] | //*[@class][contains(@class, 'TRS_Editor')"
-    " or contains(@class, 'Custom_UnionStyle') or contains(@class, 'xxgk_content') or contains(@class, 'act_m')"
-    " or contains(@class, 'article-content')] | //ucapcontent"
-)
-COVER_CHARS = 300
 MAGIC = ((b"%PDF", "pdf"), (b"PK\x03\x04", "docx"), (b"\xd0\xcf\x11\xe0", "doc"))
 CTYPES = {
     "application/pdf": "pdf",
@@ -49,7 +46,6 @@ CTYPES = {
     "application/wps-office.wps": "wps",
     "application/ofd": "ofd",
 }
-EXTS = re.compile(r"\.(pdf|docx|doc|wps|ofd|xlsx|xls)$", re.IGNORECASE)
 CONVERTERS = {"doc": (("antiword", "-w", "0"), ("catdoc", "-w")), "wps": (("catdoc", "-w"),)}
 PAGE_NUMBER = re.compile(
     r"^[-—–－]\s*\d+\s*[-—–－]$|^第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?$|^\d{1,3}$"
@@ -58,6 +54,77 @@ HEADING = re.compile(
     r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)|\d{1,2}\.(?!\d))"
 )
 ROW_END = re.compile(r"(?:\s\d+(?:\.\d+)?){3,}$")  # a table row: ends in three or more numbers
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one file (defaults: ``crawler.options``, ``NIANBAO_UNPACKED_MAXSIZE``,
+    ``NIANBAO_PDF_MAX_PAGES``, ``NIANBAO_PDF_STREAM_MAXSIZE``)."""
+
+    unpacked: int = 100 * MB
+    pdf_pages: int = 500
+    pdf_stream: int = 50 * MB
+
+
+LIMITS = Limits()
+
+
+def set_limits(**caps: int) -> Limits:
+    """Set this process's caps (an extraction worker's initializer); 0 or None keeps one."""
+    global LIMITS
+    LIMITS = replace(LIMITS, **{k: v for k, v in caps.items() if v})
+    return LIMITS
+
+
+class CapExceeded(Exception):
+    """A file over one of the caps; ``kind`` names the cap (the problem's kind)."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def check_zip(body: bytes, cap: int | None = None) -> None:
+    """Raise ``CapExceeded("zip_bomb")`` when a ZIP's members declare, or really unpack
+    to, more than ``cap`` bytes in all. Members are streamed with a counter, never read
+    whole, so a member that lies about its size stops at the cap too.
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    ...     z.writestr("word/document.xml", b"<w/>" * 1000)
+    >>> check_zip(buf.getvalue(), cap=10_000)
+    >>> check_zip(buf.getvalue(), cap=1_000)
+    Traceback (most recent call last):
+    crawler.documents.CapExceeded: 1 members declare 4000 bytes unpacked: over the 1000-byte cap
+    """
+    cap = cap or LIMITS.unpacked
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(body))
+    except zipfile.BadZipFile:
+        return  # not a ZIP after all: the reader says what it is
+    with archive:
+        infos = archive.infolist()
+        declared = sum(info.file_size for info in infos)
+        if declared > cap:
+            raise CapExceeded(
+                "zip_bomb",
+                f"{len(infos)} members declare {declared} bytes unpacked: over the {cap}-byte cap",
+            )
+        unpacked = 0
+        for info in infos:
+            with archive.open(info) as member:
+                while chunk := member.read(MB):
+                    unpacked += len(chunk)
+                    if unpacked > cap:
+                        raise CapExceeded(
+                            "zip_bomb",
+                            f"members unpack to more than {cap} bytes (declared {declared})",
+                        )
 
 
 def kind_of(url: str, content_type: str = "", body: bytes = b"") -> str | None:
@@ -80,12 +147,7 @@ def kind_of(url: str, content_type: str = "", body: bytes = b"") -> str | None:
         return None
     if content_type in CTYPES:
         return CTYPES[content_type]
-    parts = urlsplit(url)
-    for piece in [unquote(parts.path)] + [unquote(v) for v in re.split(r"[&;=]", parts.query)]:
-        m = EXTS.search(piece.strip())
-        if m:
-            return m.group(1).lower()
-    return None
+    return heuristics.attachment_ext(url)
 
 
 def _ole_kind(url: str) -> str:
@@ -96,51 +158,55 @@ def is_document(url: str, content_type: str = "", body: bytes = b"") -> bool:
     return kind_of(url, content_type, body) is not None
 
 
-def body_stats(body: bytes, content_type: str = "") -> tuple[int, int]:
-    """(non-space characters, images) in an HTML page's body container (``find_body``)."""
-    try:
-        tree = lxml_html.document_fromstring(decode_html(body, content_type) or "<html></html>")
-    except Exception:
-        return COVER_CHARS, 0
-    known = CONTAINERS(tree)  # a known container counts even when (nearly) empty
-    node = known[0] if known else find_body(tree)
-    if node is None:
-        return 0, 0
-    return len("".join("".join(node.itertext()).split())), len(node.findall(".//img"))
-
-
-def is_cover_page(body: bytes, content_type: str = "") -> bool:
-    """True when an HTML report page's body container holds almost no text (a cover for
-    its attachments: "详见附件", an image, a download link).
-
-    >>> is_cover_page('<div id="zoom"><p>详见附件。</p><a href="a.pdf">年报.pdf</a></div>'.encode())
-    True
-    >>> is_cover_page(('<div id="zoom"><p>' + "一、总体情况。" * 80 + "</p></div>").encode())
-    False
-    """
-    return body_stats(body, content_type)[0] < COVER_CHARS
-
-
 # ---- text from files ----------------------------------------------------------------
 
 
 def pdf_text(body: bytes) -> tuple[str, str, int]:
-    """(raw text, metadata Title, page count) of a PDF; pdfminer.six when pypdf fails."""
-    from pypdf import PdfReader
+    """(raw text, metadata Title, page count) of a PDF; pdfminer.six when pypdf fails.
 
+    Over ``LIMITS.pdf_pages`` pages: ``CapExceeded("too_many_pages")``; a stream decoding
+    past ``LIMITS.pdf_stream`` bytes: ``CapExceeded("oversize")`` (pypdf's own limits,
+    lowered to ours; pdfminer is then not tried).
+    """
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    cap = LIMITS.pdf_stream
+    limits = {
+        "maximum_declared_stream_length": cap,
+        "array_based_stream_maximum_output_length": cap,
+        "zlib_maximum_output_length": cap,
+        "lzw_maximum_output_length": cap,
+        "run_length_maximum_output_length": cap,
+        "stream_decoding_work_maximum_length": 4 * cap,
+    }
     try:
-        reader = PdfReader(io.BytesIO(body))
-        if reader.is_encrypted:
-            reader.decrypt("")
-        title = str((reader.metadata or {}).get("/Title") or "")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        with pypdf.apply_configuration(**limits):
+            reader = pypdf.PdfReader(io.BytesIO(body))
+            if reader.is_encrypted:
+                reader.decrypt("")
+            _check_pages(len(reader.pages))
+            title = str((reader.metadata or {}).get("/Title") or "")
+            pages = [page.extract_text() or "" for page in reader.pages]
         return "\n".join(pages), title, len(pages)
+    except CapExceeded:
+        raise
+    except LimitReachedError as exc:
+        raise CapExceeded("oversize", f"a PDF stream is over the {cap}-byte cap: {exc}") from None
     except Exception as exc:
         logger.info("pypdf failed (%r), trying pdfminer", exc)
     from pdfminer.high_level import extract_text
 
-    text = extract_text(io.BytesIO(body))
+    text = extract_text(io.BytesIO(body), maxpages=LIMITS.pdf_pages + 1)
+    _check_pages(text.count("\f") + 1)
     return text, "", text.count("\f") + 1
+
+
+def _check_pages(count: int) -> None:
+    if count > LIMITS.pdf_pages:
+        raise CapExceeded(
+            "too_many_pages", f"PDF of {count} pages: over the {LIMITS.pdf_pages}-page cap"
+        )
 
 
 def reflow(raw: str) -> list[str]:
@@ -254,7 +320,7 @@ def pick_title(candidates: list[str]) -> str:
 
 def _file_name(url: str) -> str:
     name = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
-    return EXTS.sub("", name)
+    return heuristics.ATTACHMENT_EXT.sub("", name)
 
 
 def read_text(body: bytes, kind: str) -> tuple[str, str, str]:
@@ -263,6 +329,7 @@ def read_text(body: bytes, kind: str) -> tuple[str, str, str]:
         raw, title, _ = pdf_text(body)
         return "\n".join(reflow(raw)), title, "image-only"
     if kind == "docx":
+        check_zip(body)
         raw, title = docx_text(body)
         return raw, title, "thin"
     raw = legacy_text(body, kind) if kind in CONVERTERS else None
@@ -282,6 +349,13 @@ def extract_document(
     kind = kind_of(url, content_type, body) or "pdf"
     try:
         raw, meta_title, empty_quality = read_text(body, kind)
+    except CapExceeded as exc:
+        logger.info("%s: %s", url, exc.detail)
+        return Extracted(
+            title=anchor, problem=exc.kind, quality="unsupported", reason=exc.detail[:200]
+        )
+    except MemoryError:
+        raise  # the extraction worker's memory cap: its caller names the problem
     except Exception as exc:
         logger.info("Cannot read %s as %s: %r", url, kind, exc)
         return Extracted(
@@ -312,20 +386,3 @@ def extract_document(
         problem=None,
         attachments=[],
     )
-
-
-def extract_any(
-    body: bytes, url: str, content_type: str = "", anchor: str = "", default_issuer: str = ""
-) -> Extracted:
-    """``extract_document`` for files, ``extract_page`` for pages (the CLI's ``extract``)."""
-    if is_document(url, content_type, body):
-        return extract_document(body, url, content_type, anchor, default_issuer)
-    from crawler.extract import extract_page
-
-    return extract_page(body, url, content_type=content_type, default_issuer=default_issuer)
-
-
-def extract_path(path: str | Path) -> Extracted:
-    """Extract a saved file (page or document)."""
-    path = Path(path)
-    return extract_any(path.read_bytes(), path.resolve().as_uri())

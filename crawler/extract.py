@@ -1,9 +1,14 @@
-"""Turn a fetched report page into an ``Extracted`` record.
+"""The verdict on one fetched page or file: ``judge``.
 
-Holds the trafilatura wrapper (``extract_page``: tables kept, metadata from ``<meta>``,
-the info-disclosure table and 发布时间 lines) and ``extract_file`` for the CLI. Page
-decoding, the body container and the cheap fingerprint live in ``crawler.pagetree``
-and are re-exported here. May import ``crawler.pagetree``, ``crawler.textnorm``,
+``judge`` is the one place that decides what a fetched page or file is (a report or
+not and why, quality, problem, text, metadata, attachments). The crawl's extraction
+workers (``crawler.workers.extract_job``), ``nianbao extract`` and the spider's
+cover-page decision all read its verdict, so they cannot disagree. It holds the page
+reader (trafilatura with tables kept, metadata from ``<meta>``, the info-disclosure
+table and 发布时间 lines); files go to ``crawler.documents``, page decoding, the body
+container and the fingerprint to ``crawler.pagetree`` (each page is parsed once).
+
+May import ``crawler.documents``, ``crawler.pagetree``, ``crawler.textnorm``,
 ``crawler.heuristics``, ``crawler.items``, lxml, trafilatura and htmldate.
 """
 
@@ -11,38 +16,42 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from urllib.parse import urljoin
 
 import trafilatura
 from htmldate import find_date
 from lxml import etree
 
-from crawler import heuristics, textnorm
+from crawler import documents, heuristics, textnorm
 from crawler.items import Extracted
 from crawler.pagetree import (  # re-exported: the extraction API
     TEXT_LEN,
+    ParsedPage,
     body_fingerprint,
     decode_html,
     find_body,
-    fingerprint_tree,
     iter_text,
     looks_mojibake,
-    parse,
+    read_page,
 )
 
 __all__ = [
-    "UnsupportedFormat",
+    "Extracted",
+    "ParsedPage",
     "body_fingerprint",
     "decode_html",
-    "extract_file",
     "extract_page",
     "find_body",
+    "is_cover",
+    "judge",
     "looks_mojibake",
+    "read_page",
 ]
 logger = logging.getLogger(__name__)
 
-THIN_CHARS = 200
+THIN_CHARS = documents.THIN_CHARS
+COVER_CHARS = 300  # a page whose body container holds less is a cover or image-only
+COVER_REASON = "cover page"
 CELL_CHARS = 300  # longer table cells are layout cells: keep their paragraphs
 _INFO_XPATH = etree.XPath("//*[contains(text(), '索引号') or contains(text(), '索引號')]")
 _LAYOUT_PARTS = etree.XPath(
@@ -60,20 +69,13 @@ _INFO_LABELS = (
     "成文日期",
     "时效",
 )
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _DATE_LABEL = re.compile(
     r"(?:发布时间|发布日期|公开日期|发文日期|日期|时间)\s*[:：]\s*"
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})"
 )
 _META_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _TITLE_SPLIT = re.compile(r"\s*(?:_|\||｜| - | — |——|-{2,})\s*")
-_MOJIBAKE = re.compile(r"[\ufffd\u00c0-\u00ff]")
 _DATE_METAS = ("pubdate", "publishdate", "firstpublishedtime", "article:published_time")
-_DOCUMENT_EXT = re.compile(r"\.(?:pdf|docx?|wps|ofd|xlsx?)$", re.IGNORECASE)
-
-
-class UnsupportedFormat(Exception):
-    """A saved file that extraction cannot read yet (PDF, DOCX, ...)."""
 
 
 def _metas(tree: etree._Element) -> dict[str, str]:
@@ -245,28 +247,127 @@ def _body_text(tree: etree._Element, url: str) -> str:
     return textnorm.normalise(raw or "")
 
 
-def extract_page(
-    body: bytes, url: str, content_type: str = "", default_issuer: str = ""
+def judge(
+    body: bytes,
+    url: str,
+    content_type: str = "",
+    *,
+    anchor: str = "",
+    issuer_hint: str = "",
+    parsed: ParsedPage | None = None,
 ) -> Extracted:
-    """Extract title, dates, issuer, classification and normalised text from a page.
+    """The final verdict on a fetched page or file (PDF, DOCX, DOC, WPS).
+
+    Pages: read once (``read_page``), extracted, then a page whose body container is
+    nearly empty is a cover (it has attachments: not a report) or an image-only report.
+    Files: ``crawler.documents``. Both: almost no text is the problem "thin", and an
+    issuer that only starts the portal's name becomes the portal's name.
 
     Args:
         body: the raw response bytes (any charset; see ``decode_html``).
-        url: the page URL, used to make attachment links absolute.
+        url: the address, used for attachment links and a file's name.
         content_type: the Content-Type header, if any (its charset wins).
-        default_issuer: the portal's name, used when the page names no issuer.
+        anchor: the text of the link that led here (a file's title of last resort).
+        issuer_hint: the portal's name, used when the page or file names no issuer.
+        parsed: the page already read by ``read_page`` (the worker's fingerprint check).
+
+    >>> cover = '<title>某县2022年政府信息公开工作年度报告</title><div id="zoom">详见附件：'
+    >>> link = '<a href="nb.pdf">某县2022年政府信息公开工作年度报告.pdf</a></div>'
+    >>> ex = judge((cover + link).encode(), "http://h/a")
+    >>> is_cover(ex), ex.attachments
+    (True, ['http://h/nb.pdf'])
+    >>> judge(('<div id="zoom"><p>' + "一、总体情况。" * 5 + "</p></div>").encode(), "http://h/b").problem
+    'thin'
     """
-    page = decode_html(body, content_type)
-    tree = parse(page)
+    if parsed is None and documents.is_document(url, content_type, body):
+        ex = documents.extract_document(body, url, content_type, anchor, issuer_hint)
+    else:
+        page = parsed or read_page(body, content_type)
+        stats = page.stats  # before _read rewrites the tree
+        ex = _settle_page(_read(page, body, url, issuer_hint), stats)
+    return _clean(_settle(ex, issuer_hint))
+
+
+def is_cover(ex: Extracted) -> bool:
+    """True when the verdict says a cover page: the report is in its attachments."""
+    return not ex.is_report and ex.reason.startswith(COVER_REASON)
+
+
+def _settle_page(ex: Extracted, stats: tuple[int, int]) -> Extracted:
+    """Decide what a page whose body container holds little text is.
+
+    trafilatura falls back to the page chrome when the body is nearly empty, so the
+    container's own size (``ParsedPage.stats``) decides. With attachments the page is a
+    cover: the report is in the files (fetched and versioned on their own), so the page
+    is not a report. With images and no attachments it is an image-only report: it
+    keeps its title line as text (never an empty report, so never an edit from or to
+    nothing).
+    """
+    chars, images = stats
+    if chars >= COVER_CHARS or ex.problem not in (None, "empty"):
+        return ex
+    if ex.attachments:  # "详见附件" and a link may be too short for text: still a cover
+        ex.problem = None
+        ex.is_report, ex.quality = False, "ok"
+        ex.reason = f"{COVER_REASON}: the report is in its attachment(s) ({len(ex.attachments)})"
+    elif images and not ex.problem:
+        ex.quality, ex.text = "image-only", textnorm.normalise(ex.title)
+        ex.text_sha = textnorm.content_hash(ex.text)
+    return ex
+
+
+def _settle(ex: Extracted, issuer_hint: str) -> Extracted:
+    """Last rules for pages and files alike: "thin" text is a problem; a short issuer
+    ("江苏省" in a title) that starts the portal's name (江苏省人民政府) becomes it."""
+    if not ex.problem and ex.quality == "thin":
+        ex.problem = "thin"
+        ex.reason = f"almost no text ({len(ex.text)} characters)"
+    if ex.issuer and issuer_hint.startswith(ex.issuer):
+        ex.issuer = issuer_hint
+    return ex
+
+
+def _clean(ex: Extracted) -> Extracted:
+    """Remove control characters and escape sequences from every string of the verdict
+    (``textnorm.strip_controls``): stored text, titles and metadata are then safe in XML,
+    mail and terminals by construction. The hash follows the cleaned text.
+
+    >>> ex = _clean(Extracted(title="年报\x1b]0;x\x07\x01", text="a\x02b", text_sha="?"))
+    >>> ex.title, ex.text, ex.text_sha == textnorm.content_hash("ab")
+    ('年报', 'ab', True)
+    """
+    strip = textnorm.strip_controls
+    text = strip(ex.text)
+    if text != ex.text:
+        ex.text, ex.text_sha = text, textnorm.content_hash(text)
+    ex.title, ex.issuer, ex.reason = strip(ex.title), strip(ex.issuer), strip(ex.reason)
+    ex.published = strip(ex.published) if ex.published else ex.published
+    ex.attachments = [strip(u) for u in ex.attachments]
+    return ex
+
+
+def extract_page(
+    body: bytes, url: str, content_type: str = "", default_issuer: str = ""
+) -> Extracted:
+    """What ``judge`` reads from a page before its verdict (no cover, image-only or thin
+    rules): title, dates, issuer, attachments and normalised text. Use ``judge`` for the
+    verdict; this is the reading step alone, for tests of the text."""
+    return _read(read_page(body, content_type), body, url, default_issuer)
+
+
+def _read(page: ParsedPage, body: bytes, url: str, default_issuer: str) -> Extracted:
+    """Extract title, dates, issuer, classification and normalised text from a read page
+    (rewrites ``page.tree``)."""
+    tree = page.tree
     if tree is None:
         return Extracted(quality="thin", problem=heuristics.is_challenge_body(body) or "empty")
     metas = _metas(tree)
-    title, fp = _title(tree, metas), fingerprint_tree(parse(page, fast=True))
-    published = _published(tree, metas, page)
+    title = _title(tree, metas)
+    published = _published(tree, metas, page.html)
     info = _info_table(tree)
     issuer = heuristics.issuer_from_title(title) or metas.get("contentsource", "")
     issuer = issuer or _info_issuer(info) or default_issuer
-    attachments, container = _attachments(tree, url), find_body(tree)
+    attachments, container = _attachments(tree, url), page.body
     images = len(container.findall(".//img")) if container is not None else 0
     fallback = textnorm.fold_whitespace(_visible_text(tree if container is None else container))
     if info is not None and info.getparent() is not None:
@@ -277,7 +378,7 @@ def extract_page(
     is_report, reason = heuristics.classify_report(title, text)
     probe = text if len(text) >= THIN_CHARS else fallback[:5000]
     problem = heuristics.is_challenge_body(body) or (
-        "mojibake" if looks_mojibake(page) else heuristics.page_problem(200, probe, title)
+        "mojibake" if looks_mojibake(page.html) else heuristics.page_problem(200, probe, title)
     )
     return Extracted(
         title=title,
@@ -288,16 +389,8 @@ def extract_page(
         reason=reason,
         text=text,
         text_sha=textnorm.content_hash(text),
-        body_fp=fp,
+        body_fp=page.fingerprint,
         quality=_quality(text, images),
         problem=problem,
         attachments=attachments,
     )
-
-
-def extract_file(path: str | Path, url: str = "") -> Extracted:
-    """Extract a saved page file (HTML); PDF/DOC/DOCX/WPS/OFD/XLS raise ``UnsupportedFormat``."""
-    path = Path(path)
-    if _DOCUMENT_EXT.search(path.name):
-        raise UnsupportedFormat(f"{path}: {path.suffix} files are not supported yet")
-    return extract_page(path.read_bytes(), url or path.resolve().as_uri())

@@ -31,7 +31,10 @@ _SECTIONS = (
     re.compile(r"五\s*[、.]\s*(?:政府信息公开工作)?存在的(?:主要)?问题"),
     re.compile(r"六\s*[、.]\s*其他需要报告的事项"),
 )
-_ATTACHMENT = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|ofd)$", re.IGNORECASE)
+# The one list of attachment (report file) extensions: links, URL sniffing, page hints.
+ATTACHMENT_EXTS = ("pdf", "docx", "doc", "wps", "ofd", "xlsx", "xls")
+ATTACHMENT_EXT = re.compile(rf"\.({'|'.join(ATTACHMENT_EXTS)})$", re.IGNORECASE)
+ATTACHMENT_HINT = re.compile(rf"\.(?:{'|'.join(ATTACHMENT_EXTS)})\b", re.IGNORECASE)
 
 _PROBLEMS = (
     (
@@ -182,6 +185,23 @@ def classify_report(title: str, text: str) -> tuple[bool, str]:
     return False, f"title does not name an annual report and body has {n}/6 standard sections"
 
 
+def attachment_ext(url: str) -> str | None:
+    """The attachment extension ("pdf", "docx", …) a URL names in its path or in a query
+    value (download scripts), lower-cased; None for other links.
+
+    >>> attachment_ext("/download.jsp?filename=%E5%B9%B4%E6%8A%A5.WPS&id=3")
+    'wps'
+    >>> attachment_ext("https://x.gov.cn/art/2021/1/5/art_1_2.html") is None
+    True
+    """
+    parts = urlsplit(url.strip())
+    for piece in [unquote(parts.path)] + [unquote(v) for v in re.split(r"[&;=]", parts.query)]:
+        found = ATTACHMENT_EXT.search(piece.strip())
+        if found:
+            return found.group(1).lower()
+    return None
+
+
 def is_attachment_url(url: str) -> bool:
     """True for PDF/DOC/DOCX/WPS/XLS/XLSX/OFD links, also behind download scripts.
 
@@ -192,9 +212,7 @@ def is_attachment_url(url: str) -> bool:
     >>> is_attachment_url("https://x.gov.cn/art/2021/1/5/art_1_2.html")
     False
     """
-    parts = urlsplit(url.strip())
-    candidates = [unquote(parts.path)] + [unquote(v) for v in re.split(r"[&;=]", parts.query)]
-    return any(_ATTACHMENT.search(c.strip()) for c in candidates)
+    return attachment_ext(url) is not None
 
 
 def page_problem(status: int, text: str, title: str = "") -> str | None:

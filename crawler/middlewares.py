@@ -1,5 +1,6 @@
 """Downloader middlewares: conditional requests from the last good fetch, anti-bot
-challenges (recorded, never retried), Retry-After, a User-Agent with a contact.
+challenges (recorded, never retried), Retry-After, a User-Agent with a contact, and
+redirects kept inside the portal's origin (a refused one is the problem ``off_site``).
 
 May import: crawler.heuristics, crawler.items (no monitor/).
 """
@@ -169,6 +170,37 @@ class RetryAfterMiddleware:
         self.crawler.stats.inc_value("nianbao/retry_after/honoured")
         logger.info("%s: HTTP %s, Retry-After %.0f s honoured", request.url, response.status, wait)
         return response
+
+
+class OffSite(IgnoreRequest):
+    """A redirect (3xx or meta refresh) to an address outside the portal: not fetched."""
+
+
+class OriginMiddleware:
+    """Redirects obey the portal's rule for links (the spider's ``inside``: scheme, host
+    and port, domains, ``allow`` prefixes). A 3xx or meta refresh leading out is not
+    fetched; it fails as ``OffSite`` (the spider records the problem ``off_site`` with its
+    target). Runs before Scrapy's offsite middleware, which knows hosts but not ports.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OriginMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        hops = request.meta.get("redirect_urls")
+        spider = self.crawler.spider
+        if not hops or not hasattr(spider, "inside"):
+            return
+        seed = getattr(spider, "seeds", {}).get(request.meta.get("portal"))
+        if seed is None or spider.inside(seed, request.url):
+            return
+        self.crawler.stats.inc_value("nianbao/off_site")
+        logger.warning("Not following %s -> %s: outside portal %s", hops[-1], request.url, seed.id)
+        raise OffSite(f"redirect to {request.url} leaves the portal (from {hops[-1]})")
 
 
 class PoliteUserAgentMiddleware:

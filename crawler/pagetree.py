@@ -1,16 +1,21 @@
-"""Page trees: charset decoding, the body container, and the cheap body fingerprint.
+"""Page trees: charset decoding, one parse per page, the body container, the cheap body
+fingerprint and the body container's size (for the cover check).
 
-``find_body`` locates a report's body in a portal page (known CMS containers first,
-else the densest block of Chinese text); ``body_fingerprint`` hashes just that region
-so a re-crawl where only counters, sidebars or dates moved skips full extraction.
+``read_page`` decodes and parses a page once into a ``ParsedPage``. ``find_body`` locates
+a report's body in a portal page (known CMS containers first, else the densest block of
+Chinese text); ``body_fingerprint`` hashes just that region so a re-crawl where only
+counters, sidebars or dates moved skips full extraction.
 
 May import: crawler.textnorm, lxml, w3lib.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -21,7 +26,9 @@ from crawler import textnorm
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MOJIBAKE = re.compile(r"[\ufffd\u00c0-\u00ff]")
 
-# Known body containers, in priority order: (attribute, token) or (tag, None).
+# Known body containers, in priority order: (attribute, token) or (tag, None). The one
+# list of body selectors: ``_BODY_XPATH`` is built from it; ``find_body`` and the cover
+# check (``ParsedPage.stats``) both read its matches.
 _BODY_KEYS = (
     ("id", "zoom"),
     ("id", "zoomcon"),
@@ -34,12 +41,18 @@ _BODY_KEYS = (
     ("class", "act_m"),
     ("article", None),
 )
-_BODY_XPATH = etree.XPath(
-    "//*[@class][contains(@class, 'TRS_Editor') or contains(@class, 'Custom_UnionStyle')"
-    " or contains(@class, 'xxgk_content') or contains(@class, 'article-content')"
-    " or contains(@class, 'act_m')] | //*[@id='zoom' or @id='zoomcon' or @id='ivs_content']"
-    " | //ucapcontent | //article"
-)
+
+
+def _selector_xpath(keys: tuple[tuple[str, str | None], ...]) -> etree.XPath:
+    """One XPath matching any of ``keys`` (ids exactly, class tokens as substrings, tags)."""
+    ids = " or ".join(f"@id='{token}'" for key, token in keys if key == "id")
+    classes = " or ".join(f"contains(@class, '{token}')" for key, token in keys if key == "class")
+    parts = [f"//*[@class][{classes}]", f"//*[{ids}]"]
+    parts += [f"//{key}" for key, token in keys if token is None]
+    return etree.XPath(" | ".join(parts))
+
+
+_BODY_XPATH = _selector_xpath(_BODY_KEYS)
 TEXT_LEN = etree.XPath("string-length(normalize-space(string()))")
 _FALLBACK_TAGS = frozenset({"div", "td", "article", "section", "ucapcontent"})
 BLOCK_TAGS = frozenset(
@@ -97,22 +110,17 @@ def looks_mojibake(text: str) -> bool:
 
 
 _HTML_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True)
-_FAST_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True)
 
 
-def parse(page: str, fast: bool = False) -> etree._Element | None:
-    """Parse decoded HTML; None for an empty or unparsable document.
-
-    ``fast`` uses the plain lxml parser (no per-element Python classes, ~2x faster
-    to walk); trafilatura needs the ``lxml.html`` tree.
-    """
+def parse(page: str) -> etree._Element | None:
+    """Parse decoded HTML into an ``lxml.html`` tree (what trafilatura reads); None for an
+    empty or unparsable document."""
     if not page.strip():
         return None
-    data = page.encode("utf-8", "surrogatepass")
     try:
-        if fast:
-            return etree.fromstring(data, _FAST_PARSER)
-        return lxml_html.document_fromstring(data, parser=_HTML_PARSER)
+        return lxml_html.document_fromstring(
+            page.encode("utf-8", "surrogatepass"), parser=_HTML_PARSER
+        )
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
 
@@ -164,7 +172,9 @@ def _rank(el: etree._Element) -> int:
     return len(_BODY_KEYS)
 
 
-def find_body(tree: etree._Element) -> etree._Element | None:
+def find_body(
+    tree: etree._Element, matches: list[etree._Element] | None = None
+) -> etree._Element | None:
     """The page's body container: known CMS selectors first, else the densest CJK block.
 
     Known selectors, in priority order: ``#zoom``, ``#zoomcon``, ``.TRS_Editor``,
@@ -173,9 +183,11 @@ def find_body(tree: etree._Element) -> etree._Element | None:
     characters of text, and the first in document order wins among equals. The
     fallback scores each div/td/article/section by the CJK characters of the text it
     owns directly (nested div/td/article own theirs), so layout tables and page
-    wrappers do not win merely by containing everything.
+    wrappers do not win merely by containing everything. ``matches``: the selectors'
+    matches in ``tree`` when already found (``read_page``).
     """
-    candidates = [el for el in _BODY_XPATH(tree) if _rank(el) < len(_BODY_KEYS)]
+    matches = _BODY_XPATH(tree) if matches is None else matches
+    candidates = [el for el in matches if _rank(el) < len(_BODY_KEYS)]
     candidates = [el for el in candidates if TEXT_LEN(el) >= 20]
     if candidates:
         return min(candidates, key=_rank)
@@ -195,13 +207,76 @@ def _container_text(el: etree._Element) -> str:
     return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
-def fingerprint_tree(tree: etree._Element | None) -> str:
-    body = find_body(tree) if tree is not None else None
+def _fingerprint(body: etree._Element | None) -> str:
+    """Hash of the body container's text (t2s, half-width, whitespace, furniture); "" for none.
+
+    Works on a copy: the page's tree is still to be extracted.
+    """
     if body is None:
         return ""
-    text = textnorm.to_halfwidth(textnorm.to_simplified(_container_text(body)))
+    text = textnorm.to_halfwidth(textnorm.to_simplified(_container_text(copy.deepcopy(body))))
     lines = textnorm.strip_furniture(textnorm.fold_whitespace(text).splitlines())
     return textnorm.content_hash("\n".join(lines)) if lines else ""
+
+
+def _is_known(el: etree._Element) -> bool:
+    """Matched by an id, a class or <ucapcontent>: a bare <article> is too generic."""
+    if el.tag != "article":
+        return True
+    return any(
+        el.get(key) == token if key == "id" else token in (el.get(key) or "")
+        for key, token in _BODY_KEYS
+        if token
+    )
+
+
+def _stats(matches: list[etree._Element], body: etree._Element | None) -> tuple[int, int]:
+    """(non-space characters, images) in the page's body container, for the cover check.
+
+    A known CMS container counts even when (nearly) empty (the first in document order),
+    else ``find_body``'s choice.
+    """
+    node = next((el for el in matches if _is_known(el)), body)
+    if node is None:
+        return 0, 0
+    return len("".join("".join(node.itertext()).split())), len(node.findall(".//img"))
+
+
+@dataclass
+class ParsedPage:
+    """One fetched page, decoded and parsed once; every step of a verdict reads this.
+
+    Fields:
+        html: the decoded text (``decode_html``).
+        tree: its ``lxml.html`` tree, None when empty or unparsable.
+        body: the container ``find_body`` picked, or None.
+        fingerprint: ``body_fingerprint`` of the page ("" when no body).
+        matches: the elements the body selectors matched, in document order.
+
+    ``stats`` reads the tree as fetched: take it before extraction rewrites the tree.
+    """
+
+    html: str
+    tree: etree._Element | None
+    body: etree._Element | None
+    fingerprint: str
+    matches: list[etree._Element]
+
+    @functools.cached_property
+    def stats(self) -> tuple[int, int]:
+        """(non-space characters, images) of the body container, for the cover check."""
+        return _stats(self.matches, self.body)
+
+
+def read_page(body: bytes, content_type: str = "") -> ParsedPage:
+    """Decode (``decode_html``) and parse (``parse``) a page once; find its body container."""
+    html = decode_html(body, content_type)
+    tree = parse(html)
+    if tree is None:
+        return ParsedPage(html, None, None, "", [])
+    matches = _BODY_XPATH(tree)
+    container = find_body(tree, matches)
+    return ParsedPage(html, tree, container, _fingerprint(container), matches)
 
 
 def body_fingerprint(body: bytes, content_type: str = "") -> str:
@@ -217,4 +292,13 @@ def body_fingerprint(body: bytes, content_type: str = "") -> str:
     >>> body_fingerprint(b"")
     ''
     """
-    return fingerprint_tree(parse(decode_html(body, content_type), fast=True))
+    return read_page(body, content_type).fingerprint
+
+
+def body_stats(body: bytes, content_type: str = "") -> tuple[int, int]:
+    """(non-space characters, images) in a page's body container (see ``ParsedPage``).
+
+    >>> body_stats('<div id="zoom"><p>详见 附件。</p><img src="a.png"></div>'.encode())
+    (5, 1)
+    """
+    return read_page(body, content_type).stats

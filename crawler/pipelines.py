@@ -1,4 +1,4 @@
-"""Item pipelines of the crawl: Extract (in worker processes).
+"""Item pipelines of the crawl: Extract (in supervised worker processes).
 
 The pipeline that stores items belongs to the consumer (``monitor.store.pipeline``), which
 registers it by dotted path in the settings it hands to the crawl.
@@ -9,10 +9,12 @@ May import: crawler.items, crawler.workers, crawler.middlewares.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
@@ -25,12 +27,23 @@ logger = logging.getLogger(__name__)
 
 
 class ExtractPipeline:
-    """Extract text and metadata from fetched pages in a pool of worker processes.
+    """Judge fetched pages and files (``crawler.extract.judge``) in a pool of worker processes.
 
     Extraction is CPU work (~25 ms a page): run on the reactor it caps a crawl at
     ~32 pages/s. Workers use every core while the reactor keeps fetching. A page whose
-    raw bytes, body fingerprint or HTTP 304 show no change is not extracted again.
+    raw bytes, body fingerprint or HTTP 304 show no change is not extracted again. The
+    item's ``extracted`` is the final verdict; nothing here or later changes it.
+
+    The workers are supervised. Each runs under the caps of ``crawler.workers`` (memory,
+    time, file sizes). At most one task per worker is in flight, so a task's time is its
+    own. A worker that dies (the OOM killer, a crash) breaks the pool: it is rebuilt at
+    once and every page that was in flight is retried once, alone, in a fresh worker; a
+    page that kills that worker too is the problem ``worker_died``. A worker that does not
+    answer within the time cap (plus a grace) is killed: its page is the problem
+    ``timeout``. No page is ever silently lost.
     """
+
+    GRACE = 10.0  # seconds past the worker's own time cap before the pipeline kills it
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -39,25 +52,44 @@ class ExtractPipeline:
         self.state = load_fetch_state(settings.get("NIANBAO_FETCH_STATE"))
         self.html_cap = settings.getint("NIANBAO_HTML_MAXSIZE")
         self.n_workers = settings.getint("NIANBAO_EXTRACT_WORKERS") or os.cpu_count() or 1
+        self.timeout = settings.getfloat("NIANBAO_EXTRACT_TIMEOUT")
+        self.initargs = (
+            settings.getint("NIANBAO_WORKER_MEMORY_MB"),
+            self.timeout,
+            {
+                "unpacked": settings.getint("NIANBAO_UNPACKED_MAXSIZE"),
+                "pdf_pages": settings.getint("NIANBAO_PDF_MAX_PAGES"),
+                "pdf_stream": settings.getint("NIANBAO_PDF_STREAM_MAXSIZE"),
+            },
+        )
         self.pool: ProcessPoolExecutor | None = None
+        self.generation = 0
+        self.retry_pool: ProcessPoolExecutor | None = None
+        self.slots: asyncio.Semaphore | None = None
+        self.retry_lock: asyncio.Lock | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         pipeline = cls(crawler)
         return pipeline
 
-    def open_spider(self) -> None:
+    def _new_pool(self, n: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.workers"])
-        self.pool = ProcessPoolExecutor(
-            self.n_workers, mp_context=context, initializer=workers.warm_up
+        pool = ProcessPoolExecutor(
+            n, mp_context=context, initializer=workers.init_worker, initargs=self.initargs
         )
-        for _ in range(self.n_workers):  # start the workers now, while robots.txt and lists load
-            self.pool.submit(workers.ready)
+        for _ in range(n):  # start the workers now, while robots.txt and lists load
+            pool.submit(workers.ready)
+        return pool
+
+    def open_spider(self) -> None:
+        self.pool = self._new_pool(self.n_workers)
 
     def close_spider(self) -> None:
-        if self.pool:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.pool, self.retry_pool):
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     async def process_item(self, item: object) -> object:
         if not isinstance(item, PageItem) or item.unchanged:
@@ -68,48 +100,112 @@ class ExtractPipeline:
             item.unchanged = True
             return item
         if item.content_type.startswith("text/html") and len(item.body) > self.html_cap:
-            return FetchProblem(
-                item.portal_id,
-                item.url,
+            return _problem(
+                item,
                 "oversize",
-                item.status,
                 f"HTML page of {len(item.body)} bytes is over the {self.html_cap}-byte cap",
-                item.listed_on,
             )
+        args = (
+            item.body,
+            item.url,
+            item.content_type,
+            item.issuer_hint,
+            prior.get("body_fp"),
+            item.anchor,
+        )
         try:
-            future = self.pool.submit(
-                workers.extract_job,
-                item.body,
-                item.url,
-                item.content_type,
-                item.issuer_hint,
-                prior.get("body_fp"),
-                item.anchor,
-            )
-            extracted = await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            raise
+            extracted = await self.supervised(args)
+        except WorkerLost as lost:
+            logger.error("Extraction of %s lost: %s", item.url, lost.detail)
+            self.stats.inc_value(f"nianbao/problem/{lost.kind}")
+            return _problem(item, lost.kind, lost.detail)
         except Exception as exc:  # a page that breaks the extractor must not break the crawl
             logger.warning("Extraction failed for %s: %r", item.url, exc)
-            return FetchProblem(
-                item.portal_id,
-                item.url,
-                "error",
-                item.status,
-                f"extraction failed: {exc!r}"[:300],
-                item.listed_on,
-            )
+            return _problem(item, "error", f"extraction failed: {exc!r}"[:300])
         if extracted is None:
             self.stats.inc_value("nianbao/skipped/same_body")
             item.unchanged = True
             return item
+        if extracted.problem in CAP_KINDS:
+            self.stats.inc_value(f"nianbao/capped/{extracted.problem}")
         self.stats.inc_value("nianbao/extracted")
-        if not extracted.problem and extracted.quality == "thin":
-            extracted.problem = "thin"
-            extracted.reason = f"almost no text ({len(extracted.text)} characters)"
-        if extracted.issuer and item.issuer_hint.startswith(extracted.issuer):
-            extracted.issuer = (
-                item.issuer_hint
-            )  # "江苏省" in a title is the portal's 江苏省人民政府
         item.extracted = extracted
         return item
+
+    # ---- supervision ---------------------------------------------------------------
+
+    async def supervised(self, args: tuple) -> object:
+        """The worker's answer for ``args``; ``WorkerLost`` when no worker could give one."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.n_workers)
+            self.retry_lock = asyncio.Lock()
+        async with self.slots:
+            generation = self.generation
+            try:
+                return await self._answer(self.pool.submit(workers.extract_job, *args))
+            except BrokenProcessPool:
+                self._rebuild(generation, "an extraction worker died")
+            except TimeoutError:
+                self._kill(self.pool)
+                self._rebuild(generation, "an extraction worker hung")
+                raise WorkerLost("timeout", self._hung()) from None
+        self.stats.inc_value("nianbao/worker/retried")
+        async with self.retry_lock:  # one at a time: a page that kills a worker is found
+            if self.retry_pool is None:
+                self.retry_pool = self._new_pool(1)
+            pool = self.retry_pool
+            try:
+                return await self._answer(pool.submit(workers.extract_job, *args))
+            except BrokenProcessPool:
+                self.retry_pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise WorkerLost(
+                    "worker_died",
+                    "the extraction worker died on this page, and again on the retry in a "
+                    "fresh worker (killed: out of memory?); page not read",
+                ) from None
+            except TimeoutError:
+                self.retry_pool = None
+                self._kill(pool)
+                raise WorkerLost("timeout", self._hung()) from None
+
+    async def _answer(self, future: Future) -> object:
+        """The future's result, waiting at most the time cap plus a grace (TimeoutError)."""
+        wait = self.timeout + max(self.GRACE, self.timeout / 2) if self.timeout > 0 else None
+        return await asyncio.wait_for(asyncio.wrap_future(future), wait)
+
+    def _hung(self) -> str:
+        return f"extraction did not finish within the {self.timeout:g} s cap: worker killed"
+
+    def _rebuild(self, generation: int, why: str) -> None:
+        """Replace a broken pool (once per break: every task of it lands here)."""
+        if generation != self.generation:
+            return
+        old, self.generation = self.pool, self.generation + 1
+        self.stats.inc_value("nianbao/worker/died")
+        logger.error("%s: extraction pool rebuilt; its pages are retried once", why)
+        self.pool = self._new_pool(self.n_workers)
+        old.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _kill(pool: ProcessPoolExecutor) -> None:
+        """SIGKILL every worker of ``pool`` (a hung C call ignores the worker's alarm)."""
+        for pid in list(getattr(pool, "_processes", None) or {}):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+CAP_KINDS = ("timeout", "memory", "zip_bomb", "too_many_pages", "oversize")
+
+
+class WorkerLost(Exception):
+    """No worker gave an answer for a page: ``kind`` is the problem (``worker_died``,
+    ``timeout``)."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+def _problem(item: PageItem, kind: str, detail: str) -> FetchProblem:
+    return FetchProblem(item.portal_id, item.url, kind, item.status, detail, item.listed_on)

@@ -5,16 +5,26 @@ its own; the caller (``monitor.cycle``) creates the crawl run, writes the job fi
 reads the progress lines this process prints on stdout and evaluates the run after.
 
 The job file is JSON: ``{"db", "run_id", "seeds": [seed dicts], "settings": {...},
-"fetch_state": path, "log_file": path}``.
+"fetch_state": path, "log_file": path, "parent_pid": pid}``.
+
+This process dies with its parent (``die_with_parent``): on Linux the kernel sends it
+SIGTERM when the parent goes (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread watching
+``os.getppid()`` does; either way it exits within ``PARENT_GONE_GRACE`` seconds. A crawl
+is never left writing after the process that judges it is gone.
 
 May import: crawler.* (never monitor/ except through the store pipeline).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
@@ -56,11 +66,47 @@ def run(job: dict) -> dict:
     return crawler.stats.get_stats() if crawler.stats else {}
 
 
+PR_SET_PDEATHSIG = 1
+PARENT_GONE_GRACE = 2.0  # seconds Scrapy gets to shut down after the parent is gone
+EXIT_PARENT_GONE = 143  # as if killed by SIGTERM
+
+
+def die_with_parent(parent: int | None, poll: float = 0.2) -> None:
+    """Stop when the parent process goes: SIGTERM (Scrapy's clean shutdown) from a
+    parent-death signal on Linux, or from a thread polling ``os.getppid()`` elsewhere;
+    the same thread ends the process ``PARENT_GONE_GRACE`` seconds later whatever the
+    shutdown is doing. If ``parent`` is gone already, go now."""
+    parent = parent or os.getppid()
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    watch = threading.Thread(
+        target=_watch_parent, args=(parent, poll, not armed), name="parent-watch", daemon=True
+    )
+    watch.start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_parent(parent: int, poll: float, send_sigterm: bool) -> None:
+    while os.getppid() == parent:
+        time.sleep(poll)
+    if send_sigterm:
+        os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(PARENT_GONE_GRACE)
+    os._exit(EXIT_PARENT_GONE)  # each stored item is its own transaction: nothing half-written
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m crawler.runner JOB.json\n")
         return 2
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    die_with_parent(job.get("parent_pid"))
     if not job.get("log_file"):
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stats = run(job)

@@ -5,7 +5,12 @@ Each file holds ``[[portal]]`` tables. Required keys: ``id`` (unique slug), ``na
 the spider stays inside), ``allowed_domains``, ``cms``, ``schedule`` (cron),
 ``max_pages``, ``render``, ``confirmed``, ``source``, ``note``.
 
-A bad file raises ``SeedError`` naming the file, the line, the portal and the key.
+A bad file raises ``SeedError`` naming the file, the line, the portal and the key:
+a ``schedule`` that is not a valid cron (checked with APScheduler's ``CronTrigger``), a
+duplicate id (at the duplicate's line), a wrong type (``true`` is not an int), a start URL
+that is malformed, has an impossible port, or lies outside the portal's allowed domains.
+
+May import: the standard library and APScheduler (to check crons); nothing of monitor/.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
 
 REQUIRED = ("id", "name", "region", "start_urls")
 OPTIONAL = {
@@ -31,6 +39,8 @@ OPTIONAL = {
 CMS_FAMILIES = ("hanweb", "jpaas", "trs", "truecms", "generic")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 PORTAL_HEADER = re.compile(r"^\s*\[\[\s*portal\s*\]\]")
+PORTAL_KEY = re.compile(r"^\s*portal\s*=")
+DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 class SeedError(ValueError):
@@ -60,6 +70,7 @@ class Seed:
     source: str = ""
     note: str = ""
     file: str = ""
+    line: int | None = field(default=None, compare=False)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -100,11 +111,62 @@ def _key_line(lines: list[str], index: int, key: str | None) -> int | None:
     return start + 1
 
 
-def _check_url(url: object) -> bool:
+def _portal_key_line(lines: list[str]) -> int | None:
+    """The 1-based line of a ``portal = ...`` key (a portal list that is not tables)."""
+    return next((n + 1 for n, text in enumerate(lines) if PORTAL_KEY.match(text)), None)
+
+
+def _url_problem(url: object) -> str | None:
+    """Why ``url`` is not a usable http(s) URL, or None when it is.
+
+    >>> _url_problem("http://www.qidong.gov.cn/"), _url_problem("http://[::1/")
+    (None, 'malformed URL (Invalid IPv6 URL)')
+    >>> _url_problem("http://a.gov.cn:99999/"), _url_problem(7)
+    ('malformed URL (Port out of range 0-65535)', 'not a string')
+    """
     if not isinstance(url, str):
+        return "not a string"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"malformed URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    return None
+
+
+def in_domains(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether ``url``'s host is one of ``domains`` or below one (as Scrapy's offsite rule).
+
+    >>> in_domains("http://www.js.gov.cn/x", ("js.gov.cn",)), in_domains("http://evil.cn/", ("js.gov.cn",))
+    (True, False)
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
+
+
+def _type_ok(key: str, value: object) -> bool:
+    """``value`` has the declared type of optional ``key`` (a bool is not an int)."""
+    expected = OPTIONAL[key]
+    if expected is int and isinstance(value, bool):
         return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    if not isinstance(value, expected):
+        return False
+    return not (key == "max_pages" and value < 1)
+
+
+def _cron_problem(expr: str) -> str | None:
+    """Why ``expr`` is not a 5-field cron APScheduler accepts, or None.
+
+    >>> _cron_problem("0 6 * * *") is None, _cron_problem("99 * * * *")
+    (True, "Error validating expression '99': the last value (99) is higher than the maximum value (59)")
+    """
+    try:
+        CronTrigger.from_crontab(expr, timezone=UTC)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _build(raw: dict, path: Path, index: int, lines: list[str]) -> Seed:
@@ -127,23 +189,34 @@ def _build(raw: dict, path: Path, index: int, lines: list[str]) -> Seed:
     if not isinstance(urls, list) or not urls:
         raise fail("start_urls", "must be a non-empty list of http(s) URLs")
     for url in urls:
-        if not _check_url(url):
-            raise fail("start_urls", f"not an http(s) URL: {url!r}")
+        problem = _url_problem(url)
+        if problem:
+            raise fail("start_urls", f"{problem}: {url!r}")
     for key, value in raw.items():
         if key in REQUIRED:
             continue
         if key not in OPTIONAL:
             raise fail(key, f"unknown key (known: {', '.join(REQUIRED + tuple(OPTIONAL))})")
-        if not isinstance(value, OPTIONAL[key]) or (key == "max_pages" and value < 1):
-            raise fail(key, f"must be a {OPTIONAL[key].__name__}")
+        if not _type_ok(key, value):
+            wanted = "positive int" if key == "max_pages" else OPTIONAL[key].__name__
+            raise fail(key, f"must be a {wanted}, not {value!r}")
     if raw.get("cms") and raw["cms"] not in CMS_FAMILIES:
         raise fail("cms", f"unknown CMS family {raw['cms']!r} (one of {', '.join(CMS_FAMILIES)})")
-    if raw.get("schedule") and len(raw["schedule"].split()) != 5:
-        raise fail("schedule", "must be a 5-field cron expression, e.g. '0 6 * * *'")
-    for key in ("allow",):
-        for url in raw.get(key, []):
-            if not _check_url(url):
-                raise fail(key, f"not an http(s) URL prefix: {url!r}")
+    if raw.get("schedule"):
+        problem = _cron_problem(raw["schedule"])
+        if problem:
+            raise fail("schedule", f"not a valid cron expression like '0 6 * * *': {problem}")
+    for url in raw.get("allow", []):
+        problem = _url_problem(url)
+        if problem:
+            raise fail("allow", f"{problem} (a URL prefix): {url!r}")
+    domains = raw.get("allowed_domains", [])
+    for domain in domains:
+        if not isinstance(domain, str) or not DOMAIN_RE.match(domain.lower()):
+            raise fail("allowed_domains", f"not a host name like 'www.gov.cn': {domain!r}")
+    for url in urls:
+        if domains and not in_domains(url, tuple(domains)):
+            raise fail("start_urls", f"{url!r} is outside allowed_domains {domains}")
     return Seed(
         id=raw["id"],
         name=raw["name"].strip(),
@@ -159,6 +232,7 @@ def _build(raw: dict, path: Path, index: int, lines: list[str]) -> Seed:
         source=raw.get("source", ""),
         note=raw.get("note", ""),
         file=str(path),
+        line=_key_line(lines, index, "id"),
     )
 
 
@@ -180,9 +254,14 @@ def load_seed_file(path: Path | str) -> list[Seed]:
     if unknown:
         raise SeedError(path, None, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     portals = data.get("portal", [])
-    if not isinstance(portals, list) or not portals:
-        raise SeedError(path, None, "no [[portal]] tables")
     lines = text.splitlines()
+    if not isinstance(portals, list) or not portals:
+        raise SeedError(path, _portal_key_line(lines), "no [[portal]] tables")
+    for n, raw in enumerate(portals):
+        if not isinstance(raw, dict):
+            raise SeedError(
+                path, _portal_key_line(lines), f"portal #{n + 1}: not a [[portal]] table: {raw!r}"
+            )
     return [_build(raw, path, n, lines) for n, raw in enumerate(portals)]
 
 
@@ -211,14 +290,10 @@ def load_seeds(paths: list[Path | str], only: list[str] | None = None) -> list[S
     for path in seed_files(paths):
         for seed in load_seed_file(path):
             if seed.id in seen:
-                lines = path.read_text(encoding="utf-8").splitlines()
-                index = [s.id for s in load_seed_file(path)].index(seed.id)
                 raise SeedError(
-                    path,
-                    _key_line(lines, index, "id"),
-                    f"portal {seed.id!r}: duplicate id (also in {seen[seed.id]})",
+                    path, seed.line, f"portal {seed.id!r}: duplicate id (also at {seen[seed.id]})"
                 )
-            seen[seed.id] = str(path)
+            seen[seed.id] = f"{path}:{seed.line}"
             seeds.append(seed)
     if only:
         missing = sorted(set(only) - set(seen))

@@ -1,8 +1,10 @@
 """Scrapy settings for nianbao: polite defaults for government portals.
 
-``NIANBAO_*`` settings are nianbao's own; the CLI passes the database, run id, seeds
+``NIANBAO_*`` settings are nianbao's own, declared in ``crawler.options``; the CLI passes the database, run id, seeds
 and fetch state into a crawl as settings (see ``crawler.runner``).
 """
+
+from crawler.options import crawl_defaults
 
 BOT_NAME = "nianbao"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -47,6 +49,8 @@ DEFAULT_REQUEST_HEADERS = {
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    # before Scrapy's OffsiteMiddleware (50): redirects stay in the portal's origin (port included)
+    "crawler.middlewares.OriginMiddleware": 40,
     "crawler.middlewares.PoliteUserAgentMiddleware": 500,
     "crawler.middlewares.ConditionalRequestMiddleware": 560,
     # Response side runs from high to low: these see an answer before RetryMiddleware (550).
@@ -60,23 +64,6 @@ EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,
 }
 
-# nianbao's own settings (defaults; the CLI and seeds override them).
-NIANBAO_DB = None  # path of the SQLite store; required by StorePipeline
-NIANBAO_RUN_ID = None  # crawl run id created by the caller
-NIANBAO_FETCH_STATE = None  # JSON file: url -> {etag, last_modified, raw_sha, body_fp}
-NIANBAO_MAX_PAGES_PER_PORTAL = 1000  # requests per portal per crawl (list + report pages)
-NIANBAO_MAX_LIST_PAGES = 60  # list pages followed per portal
-NIANBAO_MAX_LIST_DEPTH = 3  # hops from a start page through columns and pagination
-NIANBAO_HTML_MAXSIZE = 3 * 1024 * 1024  # larger HTML pages are dropped with a reason
-NIANBAO_EXTRACT_WORKERS = 0  # extraction processes; 0 = one per CPU
-NIANBAO_PROGRESS = False  # write JSON progress lines to stdout (the CLI renders them)
-NIANBAO_PROGRESS_INTERVAL = 0.5
-NIANBAO_CONTACT = "https://github.com/nianbao/nianbao"  # who to tell when nianbao misbehaves
-NIANBAO_ATTACHMENTS = (
-    "thin"  # fetch report pages' attachments: "thin" (cover pages only), "all", "none"
-)
-NIANBAO_LIST_ONLY = False  # read list pages only, fetch no report (``nianbao seeds check``)
-NIANBAO_CHALLENGE_LIMIT = 20  # challenges from one host before its other requests are dropped
-NIANBAO_RETRY_AFTER_MAX = (
-    60  # longest Retry-After (seconds) waited for; longer: no retry this crawl
-)
+# nianbao's own settings (NIANBAO_*): their defaults come from the one declared table,
+# crawler.options.SETTINGS (the CLI's -s and the runner override them per crawl).
+globals().update(crawl_defaults())

@@ -176,3 +176,28 @@ def content_hash(text: str) -> str:
     'e3b0c44298fc1c14'
     """
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# C0 controls but tab and newline, DEL, and C1 controls: never valid in XML 1.0 text,
+# mail headers or a terminal (ESC starts an escape sequence, \x9b is a one-byte CSI).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST (title, hyperlink)
+    r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"  # DCS / PM / APC / SOS ... ST
+    r"|\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI ... final byte (colours, cursor moves, clear)
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # one-byte CSI
+    r"|\x1b[ -/]*[0-~]?"  # other two-byte escapes
+)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without escape sequences and C0/C1 control characters (tab, newline kept).
+
+    An escape sequence goes whole (an OSC window title is not left as visible junk).
+
+    >>> strip_controls("标题\\x1b]0;pwned\\x07年报\\x01\\x7f\\x85\\tA\\nB\\x1b[31m红\\r")
+    '标题年报\\tA\\nB红'
+    """
+    if not text:
+        return text
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))

@@ -1,23 +1,72 @@
 """Work done in extraction processes, off the Scrapy reactor (must stay picklable).
 
-May import: crawler.documents, crawler.extract, crawler.items, crawler.textnorm.
+Each worker runs under caps set once by ``init_worker``: an address-space limit
+(``NIANBAO_WORKER_MEMORY_MB``: a runaway allocation is a ``MemoryError`` in this
+process, never the OOM killer's choice), the file caps of ``crawler.documents`` and a
+time cap per task (``NIANBAO_EXTRACT_TIMEOUT``, a SIGALRM in the worker; the pipeline
+kills a worker that does not answer even then). A task over a cap returns a verdict
+whose problem names the cap (``memory``, ``timeout``, ``zip_bomb``, …).
+
+May import: crawler.documents, crawler.extract, crawler.items.
 """
 
 from __future__ import annotations
 
-from crawler import documents, textnorm
-from crawler.extract import body_fingerprint, extract_page
+import gc
+import resource
+import signal
+
+from crawler import documents
+from crawler.extract import judge, read_page
 from crawler.items import Extracted
+
+MB = 1024 * 1024
+_timeout = 0.0
+
+
+class TaskTimeout(Exception):
+    """The task ran past the time cap (raised by SIGALRM inside the worker)."""
+
+
+def init_worker(memory_mb: int = 0, timeout: float = 0.0, limits: dict | None = None) -> None:
+    """The pool's initializer: caps first, then ``warm_up``.
+
+    ``memory_mb`` bounds the worker's address space (``RLIMIT_AS``; 0: no cap),
+    ``timeout`` each task (seconds; 0: none), ``limits`` the file caps
+    (``documents.set_limits``).
+    """
+    global _timeout
+    if memory_mb > 0:
+        cap = memory_mb * MB
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(
+            resource.RLIMIT_AS, (cap, cap if hard == resource.RLIM_INFINITY else min(cap, hard))
+        )
+    _timeout = timeout
+    documents.set_limits(**(limits or {}))
+    signal.signal(signal.SIGALRM, _alarm)
+    warm_up()
+
+
+def _alarm(signum, frame) -> None:
+    raise TaskTimeout(f"extraction took longer than {_timeout:g} s")
 
 
 def warm_up() -> None:
     """Import and initialise the heavy parts once per worker process."""
-    extract_page(b"<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
+    judge(b"<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
 
 
 def ready() -> bool:
     """A no-op task: submitting it makes the pool start a worker process ahead of need."""
     return True
+
+
+def pid() -> int:
+    """This worker's process id (the pipeline's supervision asks it)."""
+    import os
+
+    return os.getpid()
 
 
 def extract_job(
@@ -28,38 +77,46 @@ def extract_job(
     prior_fp: str | None,
     anchor: str = "",
 ) -> Extracted | None:
-    """Full extraction, or None when the body fingerprint equals ``prior_fp``.
+    """``_extract`` under the worker's caps: past the time cap the verdict's problem is
+    ``timeout``, past the memory cap ``memory`` (the task's garbage is freed first)."""
+    if _timeout > 0:
+        signal.setitimer(signal.ITIMER_REAL, _timeout)
+    try:
+        return _extract(body, url, content_type, default_issuer, prior_fp, anchor)
+    except TaskTimeout as exc:
+        return _capped("timeout", str(exc), anchor)
+    except MemoryError:
+        gc.collect()
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+        size = "no" if cap == resource.RLIM_INFINITY else f"the {cap // MB} MB"
+        return _capped("memory", f"extraction ran out of memory ({size} worker cap)", anchor)
+    finally:
+        if _timeout > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
-    Files (PDF, DOCX, DOC, WPS) go to ``crawler.documents``; pages to ``extract_page``.
-    The fingerprint (≈1-3 ms) says whether a page's body region changed; only then is
-    the full trafilatura extraction (≈25 ms) paid.
+
+def _capped(kind: str, detail: str, anchor: str) -> Extracted:
+    return Extracted(title=anchor, problem=kind, quality="unsupported", reason=detail)
+
+
+def _extract(
+    body: bytes,
+    url: str,
+    content_type: str,
+    default_issuer: str,
+    prior_fp: str | None,
+    anchor: str = "",
+) -> Extracted | None:
+    """The verdict (``crawler.extract.judge``), or None when the body fingerprint equals
+    ``prior_fp``.
+
+    A page is read once (``read_page``): its fingerprint (≈1-3 ms) says whether the
+    body region changed, and only then is the full trafilatura extraction (≈25 ms) paid,
+    on the same parsed tree. Files (PDF, DOCX, DOC, WPS) have no fingerprint.
     """
     if documents.is_document(url, content_type, body):
-        return documents.extract_document(body, url, content_type, anchor, default_issuer)
-    if prior_fp:
-        fp = body_fingerprint(body, content_type)
-        if fp and fp == prior_fp:
-            return None
-    ex = extract_page(body, url, content_type=content_type, default_issuer=default_issuer)
-    return settle_page(ex, *documents.body_stats(body, content_type))
-
-
-def settle_page(ex: Extracted, body_chars: int, body_images: int) -> Extracted:
-    """Decide what a page whose body container holds little text is.
-
-    trafilatura falls back to the page chrome when the body is nearly empty, so the
-    container's own size (``documents.body_stats``) decides. With attachments the page
-    is a cover: the report is in the files (fetched and versioned on their own), so the
-    page is not a report. With images and no attachments it is an image-only report: it
-    keeps its title line as text (never an empty report, so never an edit from or to
-    nothing).
-    """
-    if ex.problem or body_chars >= documents.COVER_CHARS:
-        return ex
-    if ex.attachments:
-        ex.is_report, ex.quality = False, "ok"
-        ex.reason = f"cover page: the report is in its attachment(s) ({len(ex.attachments)})"
-    elif body_images:
-        ex.quality, ex.text = "image-only", textnorm.normalise(ex.title)
-        ex.text_sha = textnorm.content_hash(ex.text)
-    return ex
+        return judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer)
+    page = read_page(body, content_type)
+    if prior_fp and page.fingerprint == prior_fp:
+        return None
+    return judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer, parsed=page)

@@ -1,6 +1,8 @@
 """``python -m mirror [--port 0] [--state baseline] [--synthetic N] [--families]``.
 
 Prints one line, the base URL, once serving; serves until SIGTERM or SIGINT.
+
+May import: ``mirror`` (``MirrorServer``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", default="baseline", help="comma-separated change names")
     parser.add_argument("--synthetic", type=int, default=0, help="report pages in the bench portal")
+    parser.add_argument(
+        "--synthetic-noise", action="store_true", help="fresh noise on every bench report page"
+    )
     parser.add_argument("--families", action="store_true", help="also serve the CMS family portals")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             state=state,
             synthetic=args.synthetic,
+            synthetic_noise=args.synthetic_noise,
             families=args.families,
         )
     except ValueError as exc:

@@ -9,6 +9,8 @@ any CJK font file on the machine. Lines are hard-wrapped like WPS output.
 b'%PDF-1.4'
 >>> image_pdf()[:8]
 b'%PDF-1.4'
+
+May import: the standard library only (a leaf); python-docx, loaded on first use.
 """
 
 from __future__ import annotations

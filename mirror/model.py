@@ -8,6 +8,8 @@ answer; its body may be a callable so that noisy pages are rendered per request.
 b'x'
 >>> Resp(200, lambda: b"y").bytes()
 b'y'
+
+May import: the standard library only (a leaf).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ reverses attribute order (the ``noise-only`` state) without touching its text.
 
 >>> relayout('<p class="a" id="b">x</p>')
 '  <p id="b" class="a">x</p>'
+>>> Fresh.fixed(date(2021, 3, 1), "t").today
+'2021年3月1日 星期一'
+
+May import: the standard library only (a leaf).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import random
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 HEADLINES = [
     "省政府召开常务会议研究部署稳就业工作",
@@ -62,6 +66,10 @@ HEADLINES = [
 WEEKDAYS = "一二三四五六日"
 
 
+def _today(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日 星期{WEEKDAYS[day.weekday()]}"
+
+
 @dataclass
 class Noise:
     """Noise settings of the current state: which headlines rotate, which layout variant."""
@@ -82,15 +90,21 @@ class Fresh:
 
     @classmethod
     def draw(cls, noise: Noise) -> Fresh:
+        """New values for one request."""
         now = datetime.now()
         rnd = random.Random()
         return cls(
             counter=rnd.randint(100, 99999),
-            today=f"{now.year}年{now.month}月{now.day}日 星期{WEEKDAYS[now.weekday()]}",
+            today=_today(now),
             now=now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond:06d}",
             token=secrets.token_hex(8),
             sidebar=rnd.sample(noise.headlines, 5),
         )
+
+    @classmethod
+    def fixed(cls, day: date, token: str) -> Fresh:
+        """Frozen values for pages served as static bytes: counter 0, ``day`` at midnight."""
+        return cls(0, _today(day), f"{day.isoformat()} 00:00:00", token, HEADLINES[:5])
 
     def sidebar_html(self) -> str:
         items = "".join(

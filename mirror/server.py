@@ -1,8 +1,11 @@
 """``MirrorServer``: the offline portal mirror over real HTTP on 127.0.0.1.
 
 A stdlib ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive) answers from the current
-``Site`` (portals in the current state) and the cached synthetic portals. Control
-endpoints under ``/_mirror/`` switch the state and publish seeds and expectations.
+``Site`` (``mirror.state``: the portals in the current state) and the synthetic portals
+(``mirror.synthetic``). Control endpoints under ``/_mirror/`` switch the state and
+publish seeds and expectations. This is the mirror's top layer and its public face.
+
+May import: every module of the mirror; nothing of the product.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mirror import special
+from mirror.answers import not_found
 from mirror.model import Resp
-from mirror.site import Site
+from mirror.state import Site
 from mirror.synthetic import Synthetic
 
 logger = logging.getLogger(__name__)
@@ -119,7 +122,7 @@ class Handler(BaseHTTPRequestHandler):
             self.path,
             {h: self.headers[h] for h in LOGGED_HEADERS if h in self.headers},
         )
-        resp = self.mirror.resolve(parts.path, parts.query) or special.not_found()
+        resp = self.mirror.resolve(parts.path, parts.query) or not_found()
         if resp.action == "drop":
             self.close_connection = True
             return
@@ -170,7 +173,15 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class MirrorServer:
-    """The offline portal mirror. ``start()`` returns ``http://127.0.0.1:PORT``."""
+    """The offline portal mirror. ``start()`` returns ``http://127.0.0.1:PORT``.
+
+    Args:
+        state: named changes applied on top of the baseline (``mirror.changes.CHANGES``).
+        synthetic: report pages in the synthetic ``bench`` portal (0: no synthetic portals).
+        synthetic_noise: the synthetic report pages carry fresh noise on every request.
+        families: also serve the four family portals (``mirror.families``).
+        family_bench: ``(count, reports)``: that many family portals at scale.
+    """
 
     def __init__(
         self,
@@ -178,6 +189,7 @@ class MirrorServer:
         port: int = 0,
         state: tuple[str, ...] = ("baseline",),
         synthetic: int = 0,
+        synthetic_noise: bool = False,
         families: bool = False,
         family_bench: tuple[int, int] = (0, 0),
     ):
@@ -185,7 +197,7 @@ class MirrorServer:
         self.families, self.family_bench = families, family_bench
         self._lock = threading.Lock()
         self._site = Site(tuple(state), families=families, family_bench=family_bench)
-        self._synthetic = Synthetic(synthetic) if synthetic > 0 else None
+        self._synthetic = Synthetic(synthetic, noisy=synthetic_noise) if synthetic > 0 else None
         self.requests_seen = RequestLog()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -227,10 +239,22 @@ class MirrorServer:
     def state(self) -> tuple[str, ...]:
         return self._site.state
 
+    def edit_synthetic(self, edits: dict[int, str]) -> None:
+        """Edit reports of the synthetic ``bench`` portal: report number → edit name
+        (``mirror.synthetic.EDITS``); replaces earlier edits, ``{}`` undoes them."""
+        if self._synthetic is None:
+            raise ValueError("no synthetic portals: start the mirror with synthetic=N")
+        self._synthetic.edit(edits)
+
+    def family_mechanisms(self) -> dict[str, str]:
+        """Family portal id → its list mechanism (``hanweb-datastore``, ``jpaas-json`` …)."""
+        return {pid: f.mechanism for pid, f in self._site.world.family_portals.items()}
+
     def resolve(self, path: str, query: str = "") -> Resp | None:
-        resp = self._site.resolve(path, query)
+        site = self._site
+        resp = site.resolve(path, query)
         if resp is None and self._synthetic is not None:
-            resp = self._synthetic.resolve(path)
+            resp = self._synthetic.resolve(path, site.world.noise)
         return resp
 
     def resolve_post(self, path: str, query: str, data: str) -> Resp | None:
@@ -238,7 +262,7 @@ class MirrorServer:
 
     def _seed_entries(self) -> list[dict]:
         site, out = self._site, []
-        for p in site.seed_portals() + (
+        for p in site.world.seed_portals() + (
             list(self._synthetic.portals.values()) if self._synthetic else []
         ):
             out.append(
@@ -251,7 +275,7 @@ class MirrorServer:
                     "allow": [self.url(p.prefix)],
                 }
             )
-        for family in site.cms.values():
+        for family in site.world.family_portals.values():
             p = family.portal
             entry = {"id": p.id, "name": p.name, "region": p.region}
             out.append(
@@ -259,7 +283,7 @@ class MirrorServer:
                 | ({"cms": family.seed_cms} if family.seed_cms else {})
                 | {"start_urls": [self.url(p.list_path)], "allow": [self.url(p.prefix)]}
             )
-        if site.bad_portal:
+        if site.world.bad_portal:
             out.append(
                 {
                     "id": "bad",

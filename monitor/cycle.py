@@ -1,5 +1,11 @@
 """One crawl cycle: crawl (in a child process) → store → detect events → summary.
 
+Supervision: the crawl child dies with this process (``crawler.runner`` asks for a
+parent-death signal); its ``Popen`` handle is kept here (``stop_children``); the run
+records both processes (pid, host, start-time token). ``recover(store)`` (at the start of
+every crawl, and at daemon start) marks runs whose process is gone ``interrupted`` and
+judges the versions they stored, so no event is lost to a crash.
+
 A composition root: may import crawler.seeds, monitor.store, monitor.events.diff,
 monitor.config. Nothing imports it but the CLI and the scheduler.
 """
@@ -9,24 +15,32 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.seeds import Seed
-from monitor.config import Config
-from monitor.events import detect
+from monitor.config import Config, declared
+from monitor.events import detect, health
 from monitor.models import Event
+from monitor.proctree import Watchdog, terminate_tree
 from monitor.store import Store
+from monitor.store.locks import HOST, process_alive, start_token
 from monitor.store.pipeline import STORE_PIPELINE
+from monitor.store.rows import PortalRun, Problem
 
 logger = logging.getLogger(__name__)
 ProgressFn = Callable[[dict], None]
+
+
+LOST_KINDS = ("worker_died",)  # pages no extraction worker could read: the run lost them
 
 
 @dataclass
@@ -39,7 +53,7 @@ class CrawlResult:
     portals: list[dict] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
-    problems: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     log_file: str = ""
     detail: str = ""
 
@@ -70,7 +84,7 @@ class CrawlResult:
             **self.counts(),
             "portals": self.portals,
             "problems": [
-                {k: p[k] for k in ("portal_id", "url", "kind", "status", "detail")}
+                {k: getattr(p, k) for k in ("portal_id", "url", "kind", "status", "detail")}
                 for p in self.problems
             ],
             "events": [e.to_json() for e in self.events],
@@ -124,22 +138,25 @@ def _run_child(
             text=True,
             env=env,
         )
+        _adopt(child, job)
         reader = threading.Thread(
             target=_pump, args=(child.stdout, on_progress, final), daemon=True
         )
         reader.start()
-        try:
-            code = child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.terminate()
+        # the memory limit covers the crawl and its extraction workers (monitor.proctree)
+        limit = job["settings"].get("NIANBAO_MEMORY_LIMIT_MB", declared("NIANBAO_MEMORY_LIMIT_MB"))
+        with Watchdog(child.pid, float(limit)) as watchdog:
             try:
-                child.wait(timeout=20)
+                code = child.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            code = -9
-            final["timeout"] = timeout
+                terminate_tree(child.pid, grace=20)
+                code = child.wait()
+                final["timeout"] = timeout
+        if watchdog.tripped:
+            final["memory_exceeded"] = watchdog.reason
+        final["tree_peak_mb"] = round(watchdog.peak_mb)
         reader.join(timeout=5)
+    _disown(child)
     return code, final
 
 
@@ -152,16 +169,21 @@ def crawl(
 ) -> CrawlResult:
     """Crawl ``seeds`` once into ``config.db``, detect events, and judge each portal."""
     store = Store(config.db)
+    run_id = 0
     try:
+        removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
+        recovered = recover(store, removal_runs)
         portals = [s.to_dict() for s in seeds]
-        run_id = store.begin_run(portals, trigger=trigger, pid=os.getpid())
-        log_dir = Path(config.db).resolve().parent / "logs"
+        run_id = store.runs.begin(
+            portals, trigger, pid=os.getpid(), host=HOST, pid_token=start_token(os.getpid())
+        )
+        log_dir = Path(config.db).resolve().parent / "logs" / Path(config.db).stem  # per database
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = str(log_dir / f"run-{run_id}.log")
         with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
             state_file = Path(tmp) / "fetch_state.json"
             state_file.write_text(
-                json.dumps(store.fetch_state([s.id for s in seeds])), encoding="utf-8"
+                json.dumps(store.reports.fetch_state([s.id for s in seeds])), encoding="utf-8"
             )
             pipelines = dict(config.settings.get("ITEM_PIPELINES") or {})
             pipelines.update(STORE_PIPELINE)
@@ -174,13 +196,20 @@ def crawl(
                 "settings": settings,
                 "fetch_state": str(state_file),
                 "log_file": log_file,
+                "parent_pid": os.getpid(),
             }
             started = time.monotonic()
             code, stats = _run_child(job, Path(tmp), timeout, on_progress)
             stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
-        removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
-        return _finish(store, run_id, code, stats, stderr_tail, log_file, removal_runs)
+        mass = float(config.settings.get("NIANBAO_MASS_REMOVAL", declared("NIANBAO_MASS_REMOVAL")))
+        result = _finish(store, run_id, code, stats, stderr_tail, log_file, removal_runs, mass)
+        result.events[:0] = recovered.events
+        return result
+    except BaseException as exc:
+        if run_id and store.runs.interrupt(run_id, f"crawl stopped: {type(exc).__name__}: {exc}"):
+            logger.error("Run %s stopped by %r; the next run judges what it stored", run_id, exc)
+        raise
     finally:
         store.close()
 
@@ -193,23 +222,31 @@ def _finish(
     stderr_tail: str,
     log_file: str,
     removal_runs: int,
+    mass_removal: float = 0.5,
 ) -> CrawlResult:
+    death = died(code, stats, stderr_tail) if code != 0 else None  # judged on nothing
     portals = []
     with store.atomic():
-        for row in store.portal_runs(run_id):
-            status, detail = portal_health(row)
-            store.set_portal_health(run_id, row["portal_id"], status, detail)
+        listed = store.runs.listed_links(run_id)
+        lost = Counter(p.portal_id for p in store.runs.problems(run_id) if p.kind in LOST_KINDS)
+        for portal_run in store.runs.portal_runs(run_id):
+            row = portal_run.to_json()
+            status, detail = death or _judge_health(store, portal_run, listed)
+            if not death and lost[portal_run.portal_id] and status == "ok":
+                n = lost[portal_run.portal_id]
+                status, detail = "degraded", f"{n} page(s) lost: extraction worker died"
+            store.runs.set_portal_health(run_id, portal_run.portal_id, status, detail)
             portals.append({**row, "status": status, "detail": detail})
     stopped = stats.get("finish_reason") not in (None, "", "finished")  # memusage, shutdown, ...
     healthy = {p["portal_id"]: code == 0 and not stopped and p["status"] == "ok" for p in portals}
     started = time.monotonic()
-    events = detect.detect(store, run_id, healthy, removal_runs)
+    broken = {p["portal_id"]: p["detail"] for p in portals if p["status"] == "broken"}
+    events = detect.detect(
+        store, run_id, healthy, removal_runs, broken=broken, mass_removal=mass_removal
+    )
     stats["detect_seconds"] = round(time.monotonic() - started, 3)
-    if code != 0:
-        status = "failed"
-        detail = f"crawl process exited with {code}" + (
-            f": {stderr_tail.strip().splitlines()[-1]}" if stderr_tail.strip() else ""
-        )
+    if death:
+        status, detail = death
         logger.error("Run %s: %s", run_id, detail)
     elif stopped:
         status, detail = "failed", f"crawl stopped early: {stats['finish_reason']}"
@@ -218,7 +255,118 @@ def _finish(
         bad = [p["portal_id"] for p in portals if p["status"] != "ok"]
         status = "ok" if not bad else "failed" if len(bad) == len(portals) else "partial"
         detail = f"portals not healthy: {', '.join(bad)}" if bad else ""
-    store.finish_run(run_id, status, stats, detail)
+    store.runs.finish(run_id, status, stats, detail)
     return CrawlResult(
-        run_id, status, portals, events, stats, store.problems(run_id), log_file, detail
+        run_id, status, portals, events, stats, store.runs.problems(run_id), log_file, detail
     )
+
+
+def _judge_health(store: Store, portal_run: PortalRun, listed: dict[str, int]) -> tuple[str, str]:
+    """A portal run's health from its counters, then against its last healthy run
+    (``broken``, ``monitor.events.health``)."""
+    status, detail = portal_health(portal_run.to_json())
+    figures = listed.get(portal_run.portal_id, 0)
+    return health.judge(store, portal_run, figures, status, detail)
+
+
+def died(code: int, stats: dict, stderr_tail: str = "") -> tuple[str, str]:
+    """How the crawl child ended, when it did not exit 0: (run status, detail). A signal
+    makes the run ``interrupted``; an exit code, a timeout or the memory limit ``failed``.
+
+    >>> died(-9, {})
+    ('interrupted', 'crawl process died: killed by SIGKILL (-9)')
+    >>> died(1, {}, "Traceback ...\\nMemoryError\\n")
+    ('failed', 'crawl process died: exit code 1: MemoryError')
+    """
+    if stats.get("memory_exceeded"):
+        return "failed", stats["memory_exceeded"]
+    if stats.get("timeout"):
+        return "failed", f"crawl process timed out after {stats['timeout']:g} s"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return "interrupted", f"crawl process died: killed by {name} ({code})"
+    last = stderr_tail.strip().splitlines()[-1:] if stderr_tail.strip() else []
+    return "failed", f"crawl process died: exit code {code}" + "".join(f": {x}" for x in last)
+
+
+# ---- supervision: the crawl children of this process, and runs whose process is gone ----
+
+_children: set[subprocess.Popen] = set()
+_children_guard = threading.Lock()
+
+
+def _adopt(child: subprocess.Popen, job: dict) -> None:
+    """Keep the crawl child's handle, and record it on its run (pid + start-time token)."""
+    with _children_guard:
+        _children.add(child)
+    with Store(job["db"]) as store:
+        store.runs.set_child(job["run_id"], child.pid, start_token(child.pid))
+
+
+def _disown(child: subprocess.Popen) -> None:
+    with _children_guard:
+        _children.discard(child)
+
+
+def stop_children(grace: float = 3.0) -> list[int]:
+    """Stop every running crawl child of this process (by its ``Popen`` handle) and all it
+    started (its extraction workers): SIGTERM, then SIGKILL after ``grace`` seconds, all
+    trees at once. Returns the children's pids."""
+    with _children_guard:
+        live = [c for c in _children if c.poll() is None]
+    stoppers = [threading.Thread(target=terminate_tree, args=(c.pid, grace)) for c in live]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
+    return [c.pid for c in live]
+
+
+@dataclass
+class Recovery:
+    """What ``recover`` did: the runs it marked ``interrupted`` (id → how they ended) and
+    the events it recorded from the versions they had stored."""
+
+    runs: dict[int, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+def recover(store: Store, removal_runs: int = 2, grace: float = 5.0) -> Recovery:
+    """Mark each run whose process is gone ``interrupted`` and judge what it stored.
+
+    A run is dead when the process that ran it is gone (on this host; its pid and start
+    time). A crawl child it left behind is stopped first (SIGTERM, then SIGKILL after
+    ``grace`` seconds), so no two crawls ever write at once. Its portals are judged on
+    nothing: no removals, but every version it stored gets its event. Safe to call from
+    several processes at once (a run is interrupted once, a version judged once).
+    """
+    done = Recovery()
+    for run in store.runs.running():
+        if process_alive(run.pid, run.pid_token, run.host):
+            continue
+        how = f"parent pid {run.pid} gone"
+        if process_alive(run.child_pid, run.child_token, run.host):
+            how += f"; its crawl child pid {run.child_pid} was {_stop_orphan(run, grace)}"
+        if store.runs.interrupt(run.id, how):
+            logger.warning("Run %s interrupted: %s", run.id, how)
+            done.runs[run.id] = how
+            done.events += detect.detect(store, run.id, {}, removal_runs)
+    return done
+
+
+def _stop_orphan(run, grace: float) -> str:
+    """Stop a dead run's crawl child (not our child: poll its pid); say how it ended."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(run.child_pid, signum)
+        except ProcessLookupError:
+            return "gone"
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not process_alive(run.child_pid, run.child_token):
+                return f"stopped by {signal.Signals(signum).name}"
+            time.sleep(0.05)
+    return "still running after SIGKILL"

@@ -7,10 +7,32 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How the store writes times: UTC to the second, ``2027-01-31T06:00:00Z``."""
+
+
+def iso(when: datetime) -> str:
+    """``when`` (aware) as a UTC ``YYYY-MM-DDTHH:MM:SSZ`` string.
+
+    >>> from datetime import timedelta, timezone
+    >>> iso(datetime(2027, 1, 31, 14, 0, tzinfo=timezone(timedelta(hours=8))))
+    '2027-01-31T06:00:00Z'
+    """
+    return when.astimezone(UTC).strftime(UTC_FORMAT)
+
 
 def now_iso() -> str:
     """The current UTC time as ``YYYY-MM-DDTHH:MM:SSZ`` (how the store writes times)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(datetime.now(UTC))
+
+
+def parse_iso(text: str) -> datetime:
+    """A time the store wrote (``...Z``) back to an aware UTC datetime.
+
+    >>> parse_iso("2027-01-31T06:00:00Z").isoformat()
+    '2027-01-31T06:00:00+00:00'
+    """
+    return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
 
 
 class EventKind(StrEnum):

@@ -21,7 +21,7 @@ from crawler.middlewares import (
     RetryAfterMiddleware,
     retry_after_seconds,
 )
-from mirror import special
+from mirror import hostile
 
 LI = '<li><a href="/art/2021/2/5/art_5_{n}.html" title="某市{n}年政府信息公开工作年度报告">x</a><span>2021-02-05</span></li>'
 NEXT = (
@@ -130,7 +130,7 @@ def answer(resp, url="http://h/art/1.html"):
 
 @pytest.mark.parametrize(
     "resp",
-    [special.challenge_412(), special.jsl_521(), special.cookie_reload()],
+    [hostile.challenge_412(), hostile.jsl_521(), hostile.cookie_reload()],
     ids=["412-ts", "521-jsl", "200-ts-stub"],
 )
 def test_challenges_are_not_retried_and_a_host_that_keeps_challenging_is_left_alone(resp):

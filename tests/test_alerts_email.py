@@ -10,6 +10,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from monitor.alerts import DeliveryError, EmailChannel, deliver, message_id_for
+from monitor.alerts.email import valid_address
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from tests.conftest_smtp import RejectingHandler, free_port, run_smtp
@@ -140,3 +141,62 @@ def test_login_and_password_never_leaks(caplog):
 def test_password_is_scrubbed_from_error_detail():
     ch = channel(1, password=PASSWORD)
     assert PASSWORD not in str(ch._error(True, f"server said {PASSWORD}"))
+
+
+def public_channel(port: int, public_url: str | None) -> EmailChannel:
+    smtp = SmtpConfig(host="127.0.0.1", port=port, sender="nianbao@example.org", timeout=5)
+    return EmailChannel(smtp, public_url=public_url)
+
+
+def test_one_click_unsubscribe_headers_with_a_public_url(smtp_server):
+    ch = public_channel(smtp_server.port, "https://nianbao.example/nb/")
+    sub = Subscription("reader@example.org", token="Q7MBqKebJTAw0HnkWzDw5g")
+    ch.send(ch.build_message(sub, digest(), MESSAGE_ID, "nianbao unsubscribe x"))
+    msg = received(smtp_server)
+    link = "https://nianbao.example/nb/unsubscribe/Q7MBqKebJTAw0HnkWzDw5g"
+    assert msg["List-Unsubscribe"].strip() == f"<{link}>"  # folded onto its own line: long
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_one_click_needs_https_and_a_token_of_ours():
+    sub = Subscription("a@b.c", token="Q7MBqKebJTAw0HnkWzDw5g")
+    plain = public_channel(25, "http://127.0.0.1:8080").build_message(sub, digest(), MESSAGE_ID, "")
+    assert plain["List-Unsubscribe"] == "<http://127.0.0.1:8080/unsubscribe/Q7MBqKebJTAw0HnkWzDw5g>"
+    assert plain["List-Unsubscribe-Post"] is None  # RFC 8058 one-click is https only
+    odd = Subscription("a@b.c", token="tok>\r\nBcc: victim@example.org")
+    msg = public_channel(25, "https://nianbao.example").build_message(odd, digest(), MESSAGE_ID, "")
+    assert msg["List-Unsubscribe"] is None and msg["Bcc"] is None
+
+
+def test_a_hint_that_could_break_the_header_is_left_out():
+    hint = "https://nianbao.example/u>\r\nBcc: victim@example.org"
+    msg = channel(25).build_message(Subscription("a@b.c"), digest(), MESSAGE_ID, hint)
+    assert msg["List-Unsubscribe"] is None and msg["Bcc"] is None
+
+
+@pytest.mark.parametrize(
+    "address, ok",
+    [
+        ("reader@example.org", True),
+        ("first.last+tag@sub.example.org", True),
+        ("a@政府.cn", True),
+        ("root@localhost", True),
+        ("a" * 64 + "@example.org", True),
+        ("a" * 65 + "@example.org", False),
+        ("a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 61, False),  # 255
+        ("", False),
+        ("reader", False),
+        ("a@b@example.org", False),
+        ("Reader <reader@example.org>", False),
+        ("reader@example.org\r\nBcc: x@y.org", False),
+        ("two words@example.org", False),
+        ("张三@example.org", False),
+        (".a@example.org", False),
+        ("a..b@example.org", False),
+        ("a@-example.org", False),
+        ("a@example..org", False),
+        ('"quoted"@example.org', False),
+    ],
+)
+def test_valid_address(address, ok):
+    assert valid_address(address) is ok

@@ -5,8 +5,8 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from monitor.alerts import FeedChannel, deliver
-from monitor.alerts.feed import build_feed, write_feed
+from monitor.alerts import deliver
+from monitor.alerts.feed import FeedChannel, build_feed, feed_path, feed_token, write_feed
 from monitor.models import Event, Subscription
 
 HOSTILE = "<script>alert(1)</script>"
@@ -96,3 +96,51 @@ def test_feed_channel_delivers_per_subscription(tmp_path):
 def test_unknown_format_is_rejected():
     with pytest.raises(ValueError, match="unknown feed format"):
         build_feed([], feed_id="x", title="t", link="https://a/", fmt="json")
+
+
+CONTROL_TITLE = "启东市\x01年报\x08\x0b\x1b]0;pwned\x07\x9b标题\ud800"
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_control_characters_never_break_a_feed(fmt):
+    hostile = [
+        Event(
+            "edited",
+            1,
+            "https://www.qidong.gov.cn/r\x01.html",
+            title=CONTROL_TITLE,
+            issuer="启东\x02市人民政府",
+            diff="@@ -1 +1 @@\n-予以公开\x03 151\n+予以公开\x04 152",
+            sections=["三\x05"],
+            id=1,
+        ),
+        *events(),
+    ]
+    raw = build_feed(hostile, feed_id="tag:x\x06", title="年报\x07监测", link="https://a/", fmt=fmt)
+    parsed = feedparser.parse(raw)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == 4
+    titles = [e.title for e in parsed.entries]
+    assert "[修改] 启东市年报]0;pwned标题" in titles
+    assert not any(ord(c) < 32 and c not in "\t\n" for c in raw.decode())
+
+
+def test_rss_description_is_escaped_twice():
+    raw = build("rss")
+    assert b"&amp;lt;script&amp;gt;" in raw  # HTML-escaped, then XML-escaped
+    parsed = feedparser.parse(raw)
+    edited = next(e for e in parsed.entries if e.id.endswith("/11"))
+    assert "&lt;script" in edited.description and "<script" not in edited.description
+
+
+def test_atom_summary_is_text_escaped_once():
+    edited = next(e for e in feedparser.parse(build("atom")).entries if e.id.endswith("/11"))
+    assert edited.summary_detail.type == "text/plain"  # shown as text, never run
+    assert HOSTILE in edited.summary
+
+
+def test_feed_token_is_one_way_and_stable():
+    token = "Q7MBqKebJTAw0HnkWzDw5g"
+    assert feed_token(token) == feed_token(token) != feed_token(token + "x")
+    assert token not in feed_token(token) and len(feed_token(token)) == 24
+    assert feed_path(token, "rss") == f"/feeds/{feed_token(token)}.rss"

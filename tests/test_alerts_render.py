@@ -130,3 +130,13 @@ def test_unsubscribe_link_in_html_and_text():
     html = render.render_html([edited()], "https://nianbao.example/unsubscribe?t=a&b=c")
     assert 'href="https://nianbao.example/unsubscribe?t=a&amp;b=c"' in html
     assert "退订：" in render.render_text([edited()], "nianbao unsubscribe a")
+
+
+def test_control_characters_are_removed_from_mail_bodies():
+    event = edited(
+        title="启东\x01市年报\x1b[31m\x9b红", diff="@@ -1 +1 @@\n-甲\x08 151\n+甲\x08 152"
+    )
+    for body in (render.render_text([event], "x"), render.render_html([event], "x")):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", body)
+        assert "启东市年报[31m红" in body
+    assert render.strip_controls("一\t二\n三\r\x00") == "一\t二\n三"

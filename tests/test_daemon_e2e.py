@@ -19,6 +19,7 @@ import feedparser
 import pytest
 from aiosmtpd.controller import Controller
 
+from monitor.alerts.feed import feed_path
 from monitor.store import Store
 from monitor.store.locks import HOST
 from tests.conftest import LOCAL, ROOT, run_cli
@@ -46,7 +47,7 @@ def message_ids(envelopes) -> list[str]:
 
 def outbox(db: Path) -> dict[str, int]:
     with Store(db) as store:
-        return store.outbox_counts()
+        return store.outbox.counts()
 
 
 class Daemon:
@@ -109,6 +110,13 @@ def setup(tmp_path, mirror):
     return tmp_path, tmp_path / "nianbao.db", seeds
 
 
+def feed_url(db: Path) -> str:
+    """The path of the first subscription's feed (at its token URL, not by id)."""
+    with Store(db) as store:
+        (sub, _), *_ = store.subscriptions.active()
+    return feed_path(sub.token)
+
+
 def subscribe(db: Path, *args: str) -> None:
     result = run_cli("subscribe", "reader@example.org", *args, db=db)
     assert result.returncode == 0, result.stderr
@@ -130,7 +138,7 @@ def test_edit_reaches_mailbox_and_feed_then_sigterm_exits_cleanly(setup, mirror,
         assert "151 → 152" in msg.get_body(("plain",)).get_content()
         feed = wait_for(
             lambda: feedparser.parse(
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/feeds/1.atom", timeout=5).read()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{feed_url(db)}", timeout=5).read()
             ),
             10,
             "the feed",
@@ -196,7 +204,7 @@ def test_kill_9_during_a_round_loses_nothing_and_duplicates_nothing(setup):
         handler.pid = first.proc.pid
         assert first.proc.wait(timeout=90) == -signal.SIGKILL
         with Store(db) as store:
-            assert store.lock_rows()  # the dead daemon's locks are still there
+            assert store.locks.all()  # the dead daemon's locks are still there
         second = Daemon(tmp, db, seeds, smtp.port)
         try:
             wait_for(lambda: outbox(db)["sent"] == 4, 60, "the rest after the restart")
@@ -218,7 +226,7 @@ def test_manual_crawl_skips_a_portal_the_daemon_is_crawling(setup):
         with Store(db) as store:
             for portal in ("jiangsu", "zhejiang", "qidong", "jszwb"):
                 store.db.execute(
-                    "INSERT INTO locks VALUES (?, 'daemon', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                    "INSERT INTO locks (portal_id, owner, pid, host, acquired_at) VALUES (?, 'daemon', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
                     [portal, holder.pid, HOST],
                 )
         result = run_cli("crawl", "--seeds", str(seeds), "--quiet", *LOCAL, db=db)

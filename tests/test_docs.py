@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
 import pytest
 
+from crawler.options import SETTINGS
 from monitor.cli import cli
 from monitor.models import Event
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -76,3 +79,39 @@ def test_crawl_json_fields_are_documented(cli, tmp_path, db_path, mirror):
     )
     section = README[README.index("`extract --json`") : README.index("`reports --json`")]
     assert [f for f in extract if f not in section] == []
+
+
+def settings_section() -> str:
+    start = README.index("## Settings\n")
+    return README[start : README.index("\n## ", start + 1)]
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.name for s in SETTINGS])
+def test_setting_is_in_the_readme_table_with_its_default(setting):
+    row = f"| `{setting.name}` | `{json.dumps(setting.default, ensure_ascii=False)}` |"
+    assert row in settings_section(), f"README's settings table lacks {row}"
+
+
+# How code reads a setting: Scrapy's settings.get*(), config.env(), os.environ, click's envvar=.
+READS = re.compile(r"""(?:\.get\w*\(|\benv\(|environ\[|envvar=)\s*["'](NIANBAO_[A-Z0-9_]+)["']""")
+
+
+def test_every_nianbao_name_the_code_reads_is_declared():
+    declared = {s.name for s in SETTINGS} | {s.env for s in SETTINGS if s.env}
+    read: dict[str, str] = {}
+    for package in ("crawler", "monitor"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name in READS.findall(path.read_text(encoding="utf-8")):
+                read.setdefault(name, str(path.relative_to(ROOT)))
+    # the scan sees reads of each kind (a Scrapy setting, one the monitor reads, an env var)
+    assert {"NIANBAO_CONDITIONAL", "NIANBAO_REMOVAL_RUNS", "NIANBAO_SMTP_HOST"} <= set(read)
+    undeclared = {name: where for name, where in read.items() if name not in declared}
+    assert undeclared == {}, "declare these in crawler/options.py SETTINGS"
+
+
+def test_settings_command_prints_the_table(cli):
+    rows = json.loads(cli("settings", "--json", env={"NIANBAO_SMTP_PASSWORD": "s3cret"}).stdout)
+    assert [r["name"] for r in rows] == [s.name for s in SETTINGS]
+    password = next(r for r in rows if r["name"] == "NIANBAO_SMTP_PASSWORD")
+    assert password["value"] == "***"
+    assert "s3cret" not in cli("settings", env={"NIANBAO_SMTP_PASSWORD": "s3cret"}).stdout

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.documents import extract_any, extract_document, is_cover_page, kind_of
+from crawler.documents import extract_document, kind_of
+from crawler.extract import is_cover, judge
 from crawler.workers import extract_job
-from mirror import cms, docgen
+from mirror import docgen
+from mirror.families import portals as cms
 
 UNIT = "青石县人民政府"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realpages"
@@ -102,7 +104,7 @@ def test_cover_and_image_only_pages():
         '<html><head><title>某县2022年政府信息公开工作年度报告</title></head><body><div id="zoom"><p>详见附件。</p>'
         '<a href="/f/nb2022.docx">某县2022年政府信息公开工作年度报告.docx</a></div></body></html>'
     ).encode()
-    assert is_cover_page(cover)
+    assert is_cover(judge(cover, "http://h/art/1.html"))
     ex = extract_job(cover, "http://h/art/1.html", "text/html", "某县", None)
     assert not ex.is_report and ex.reason.startswith("cover page")
     image = cover.replace(
@@ -128,7 +130,7 @@ def test_cover_and_image_only_pages():
     ],
 )
 def test_real_wps_pdfs(name, issuer, year):
-    ex = extract_any((REAL / name).read_bytes(), "http://h/" + name)
+    ex = judge((REAL / name).read_bytes(), "http://h/" + name)
     assert (ex.issuer, ex.year, ex.is_report, ex.quality) == (issuer, year, True, "ok")
     assert "六、其他需要报告的事项" in ex.text and "- 1 -" not in ex.text
 

@@ -64,7 +64,7 @@ def test_step_events_exactly(walk, step):
     assert dict(Counter(e.kind for e in result.events)) == kinds, [
         (e.kind, e.url) for e in result.events
     ]
-    assert problems <= {p["kind"] for p in result.problems}
+    assert problems <= {p.kind for p in result.problems}
     assert {p["portal_id"] for p in result.portals if p["status"] != "ok"} == unhealthy
 
 
@@ -83,8 +83,8 @@ def test_move_keeps_history_and_no_version_from_bad_pages(walk):
     (moved,) = results[9].events
     assert moved.old_url and moved.old_url != moved.url
     with Store(config.db) as store:
-        report = store.find_report(moved.url)
-        assert store.find_report(moved.old_url)["id"] == report["id"]
-        assert len(store.history(report["id"])) == 1
+        report = store.reports.find(moved.url)
+        assert store.reports.find(moved.old_url).id == report.id
+        assert len(store.reports.history(report.id)) == 1
         texts = [r["text"] for r in store.db.query("SELECT text FROM versions")]
     assert not any("系统维护" in t or "$_ts" in t or "页面不存在" in t for t in texts)

@@ -49,7 +49,7 @@ def paths(urls) -> set[str]:
 def test_every_report_found_and_nothing_else(walk, portal):
     config, _, _, expected = walk
     with Store(config.db) as store:
-        found = {r["url"] for r in store.reports(portal)}
+        found = {r.url for r in store.reports.summaries(portal)}
     assert found == expected[portal]
     assert not any("通知" in u or "指南" in u for u in found)
 
@@ -104,7 +104,7 @@ def test_files_and_image_only_reports_are_stored_as_such(walk):
 
 def test_challenges_and_robots_are_problems_never_versions(walk):
     config, results, seen, _ = walk
-    problems = {(urlsplit(p["url"]).path, p["kind"]) for p in results[0].problems}
+    problems = {(urlsplit(p.url).path, p.kind) for p in results[0].problems}
     assert ("/guard/art/20240201/11023.html", "challenge") in problems
     assert ("/guard/art/20230201/11022.html", "challenge") in problems
     assert any(kind == "robots" and path.startswith("/trsnb/hidden/") for path, kind in problems)

@@ -267,12 +267,10 @@ def test_image_only_report() -> None:
     assert got.quality == "image-only" and got.is_report is True and got.year == 2021
 
 
-def test_extract_file(tmp_path: Path) -> None:
-    assert extract.extract_file(PAGES / "hanweb_jszwb_2016.html").year == 2016
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(b"%PDF-1.7")
-    with pytest.raises(extract.UnsupportedFormat):
-        extract.extract_file(pdf)
+def test_judge_reads_saved_pages_and_files() -> None:
+    assert extract.judge(page("hanweb_jszwb_2016.html"), URL).year == 2016
+    broken = extract.judge(b"%PDF-1.7", "file:///tmp/report.pdf")  # a file, never a page
+    assert broken.problem == "error" and broken.quality == "unsupported"
 
 
 def test_layout_table_page_keeps_one_paragraph_per_line(pages: dict) -> None:

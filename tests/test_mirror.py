@@ -196,6 +196,32 @@ def test_static_portal_answers_conditional_requests(srv):
     ] == headers["ETag"]
 
 
+def test_noisy_synthetic_portal_moves_only_noise_until_edited():
+    noisy = MirrorServer(synthetic=5, synthetic_noise=True)
+    noisy.start()
+    try:
+        url, other = noisy.url("/bench/art/2.html"), noisy.url("/bench/art/3.html")
+        other_before = body_text("jiangsu", text(fetch(other)[2]))
+        (status, headers, first), second = fetch(url), fetch(url)[2]
+        assert status == 200 and "ETag" not in headers and "Last-Modified" not in headers
+        before = body_text("jiangsu", text(first))  # the bench portal has the Hanweb look
+        assert first != second and body_text("jiangsu", text(second)) == before
+        noisy.set_state("noise-only")
+        relaid = text(fetch(url)[2])
+        assert relaid.startswith("  <!DOCTYPE") and body_text("jiangsu", relaid) == before
+        noisy.set_state()
+        for kind in ("digit", "char", "add-paragraph", "remove-paragraph", "add-row"):
+            noisy.edit_synthetic({2: kind})
+            assert body_text("jiangsu", text(fetch(url)[2])) != before, kind
+        assert body_text("jiangsu", text(fetch(other)[2])) == other_before
+        noisy.edit_synthetic({})
+        assert body_text("jiangsu", text(fetch(url)[2])) == before
+        with pytest.raises(ValueError, match="unknown edit"):
+            noisy.edit_synthetic({1: "no-such-edit"})
+    finally:
+        noisy.stop()
+
+
 # -- named changes ------------------------------------------------------------------------------
 
 

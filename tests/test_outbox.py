@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from crawler.seeds import Seed
 from monitor.alerts import EmailChannel, outbox
-from monitor.config import SmtpConfig
+from monitor.config import FeedConfig, SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from monitor.store import Store, locks
 from tests.conftest_smtp import RecordingHandler, RejectingHandler, free_port, run_smtp
@@ -39,7 +39,7 @@ def channel(port: int) -> EmailChannel:
 
 
 def add_event(store: Store, kind: str = "new", **kw) -> Event:
-    n = store.max_event_id() + 1
+    n = store.events.max_id() + 1
     fields = dict(
         url=f"https://www.qidong.gov.cn/r{n}",
         title=f"启东市2020年年报 {n}",
@@ -51,7 +51,7 @@ def add_event(store: Store, kind: str = "new", **kw) -> Event:
     )
     fields.update(kw)
     event = Event(kind, n, **fields)
-    event.id = store.add_event(event)
+    event.id = store.events.add(event)
     return event
 
 
@@ -63,7 +63,7 @@ def messages(server) -> list[email.message.EmailMessage]:
 
 def test_digest_one_mail_per_round_and_start_from_now(store, smtp_server):
     add_event(store)  # before the subscription: never delivered
-    sub = store.add_subscription(Subscription("reader@example.org", region="江苏"))
+    sub = store.subscriptions.add(Subscription("reader@example.org", region="江苏"))
     add_event(store, "new")
     add_event(
         store,
@@ -88,24 +88,24 @@ def test_digest_one_mail_per_round_and_start_from_now(store, smtp_server):
 def test_backfill_and_immediate(store, smtp_server):
     for _ in range(3):
         add_event(store)
-    store.add_subscription(Subscription("now@example.org", digest="immediate"), backfill=True)
+    store.subscriptions.add(Subscription("now@example.org", digest="immediate"), backfill=True)
     summary = outbox.deliver_round(store, channel(smtp_server.port))
     assert summary.mails_sent == 3
     assert len({m["Message-ID"] for m in messages(smtp_server)}) == 3
-    assert store.outbox_counts()["sent"] == 3
+    assert store.outbox.counts()["sent"] == 3
     assert len(set(smtp_server.handler.peers)) == 1  # one SMTP connection for the whole round
 
 
 def test_smtp_down_backs_off_then_delivers_once(store):
     port = free_port()
-    store.add_subscription(Subscription("a@example.org"))
-    store.add_subscription(Subscription("b@example.org", digest="immediate"))
+    store.subscriptions.add(Subscription("a@example.org"))
+    store.subscriptions.add(Subscription("b@example.org", digest="immediate"))
     add_event(store)
     add_event(store, "edited")
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     down = outbox.deliver_round(store, channel(port), t0, retry_max=60)
     assert down.mails_sent == 0 and down.retrying >= 1 and down.errors
-    queued = store.outbox_counts()
+    queued = store.outbox.counts()
     assert queued["sent"] == 0 and queued["pending"] + queued["sending"] == 4
     handler = RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
@@ -113,7 +113,7 @@ def test_smtp_down_backs_off_then_delivers_once(store):
     try:
         early = outbox.deliver_round(store, channel(port), t0 + timedelta(seconds=1), retry_max=60)
         # the round stopped at the first refused connection: b was never tried, a backs off
-        assert early.mails_sent == 2 and store.outbox_counts()["sending"] == 2
+        assert early.mails_sent == 2 and store.outbox.counts()["sending"] == 2
         later = outbox.deliver_round(store, channel(port), t0 + timedelta(seconds=61), retry_max=60)
         assert later.deliveries_sent == 2 and later.mails_sent == 1
         outbox.deliver_round(store, channel(port), t0 + timedelta(seconds=999))
@@ -121,7 +121,7 @@ def test_smtp_down_backs_off_then_delivers_once(store):
         controller.stop()
     ids = [m["Message-ID"] for m in messages(handler)]
     assert len(ids) == len(set(ids)) == 3
-    assert store.outbox_counts() == {
+    assert store.outbox.counts() == {
         "pending": 0,
         "sending": 0,
         "sent": 4,
@@ -131,52 +131,50 @@ def test_smtp_down_backs_off_then_delivers_once(store):
 
 
 def test_crash_between_send_and_mark_resends_same_message_id(store, smtp_server, monkeypatch):
-    store.add_subscription(Subscription("a@example.org"))
+    store.subscriptions.add(Subscription("a@example.org"))
     add_event(store)
     add_event(store)
 
     def crash(*args, **kwargs):
         raise SystemExit("killed after the server accepted the mail")
 
-    monkeypatch.setattr(store, "mark_sent", crash)
+    monkeypatch.setattr(store.outbox, "mark_sent", crash)
     with pytest.raises(SystemExit):
         outbox.deliver_round(store, channel(smtp_server.port))
     monkeypatch.undo()
-    assert store.outbox_counts()["sending"] == 2
+    assert store.outbox.counts()["sending"] == 2
     outbox.deliver_round(store, channel(smtp_server.port))
     ids = [m["Message-ID"] for m in messages(smtp_server)]
     assert len(ids) == 2 and len(set(ids)) == 1  # a resend, recognisable by its Message-ID
-    assert store.outbox_counts()["sent"] == 2
+    assert store.outbox.counts()["sent"] == 2
 
 
 def test_permanent_failure_is_kept_and_can_be_requeued(store):
-    store.add_subscription(Subscription("a@example.org"))
+    store.subscriptions.add(Subscription("a@example.org"))
     add_event(store)
     with run_smtp(RejectingHandler("550 5.7.1 no")) as server:
         summary = outbox.deliver_round(store, channel(server.port))
-    assert summary.failed == 1 and store.outbox_counts()["failed"] == 1
-    assert store.retry_failed() == 1
+    assert summary.failed == 1 and store.outbox.counts()["failed"] == 1
+    assert store.outbox.retry_failed() == 1
     with run_smtp() as server:
         assert outbox.deliver_round(store, channel(server.port)).deliveries_sent == 1
 
 
 def test_unsubscribe_cancels_pending(store):
-    sub = store.add_subscription(Subscription("a@example.org", kinds=["edited"]))
+    sub = store.subscriptions.add(Subscription("a@example.org", kinds=["edited"]))
     add_event(store, "edited")
     outbox.enqueue_new(store)
-    (row,) = store.find_subscriptions(sub.token)
-    store.deactivate_subscriptions([row["id"]])
-    assert store.outbox_counts()["cancelled"] == 1
-    assert store.find_subscriptions("a@example.org") == []
+    (row,) = store.subscriptions.find(sub.token)
+    store.subscriptions.deactivate([row.id])
+    assert store.outbox.counts()["cancelled"] == 1
+    assert store.subscriptions.find("a@example.org") == []
 
 
 def test_feeds_are_valid_and_stable(store, tmp_path):
-    sub = store.add_subscription(Subscription("a@example.org", kinds=["edited"]))
+    sub = store.subscriptions.add(Subscription("a@example.org", kinds=["edited"]))
     add_event(store, "new")
     add_event(store, "edited", title=f"改{HOSTILE}", diff="@@ -1 +1 @@\n-a\n+b")
-    opts = outbox.FeedOptions(
-        tmp_path / "feeds", link="http://127.0.0.1:1/", base_url="http://127.0.0.1:1"
-    )
+    opts = FeedConfig(tmp_path / "feeds", link="http://127.0.0.1:1/", base_url="http://127.0.0.1:1")
     assert outbox.write_feeds(store, opts) == 2
     everything = feedparser.parse((tmp_path / "feeds" / "feed.atom").read_bytes())
     mine = feedparser.parse((tmp_path / "feeds" / f"{sub.id}.atom").read_bytes())
@@ -186,7 +184,7 @@ def test_feeds_are_valid_and_stable(store, tmp_path):
     first = (tmp_path / "feeds" / "feed.atom").read_bytes()
     outbox.write_feeds(store, opts)
     assert (tmp_path / "feeds" / "feed.atom").read_bytes() == first  # a poll sees no new entries
-    store.deactivate_subscriptions([sub.id])
+    store.subscriptions.deactivate([sub.id])
     outbox.write_feeds(store, opts)
     assert not (tmp_path / "feeds" / f"{sub.id}.atom").exists()
 
@@ -206,7 +204,7 @@ def other_process():
 
 def hold(store: Store, name: str, owner: str, pid: int) -> None:
     store.db.execute(
-        "INSERT INTO locks VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+        "INSERT INTO locks (portal_id, owner, pid, host, acquired_at) VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
         [name, owner, pid, locks.HOST],
     )
 
@@ -220,18 +218,18 @@ def test_portal_locks_skip_live_holder_and_take_over_dead_one(store, other_proce
             store, [seed("a")], owner="cli"
         ) as nested:  # same thread: re-entrant
             assert [s.id for s in nested.seeds] == ["a"]
-        assert store.lock_row("a") is not None
-    assert [r["portal_id"] for r in store.lock_rows()] == ["b"]
+        assert store.locks.get("a") is not None
+    assert [r.portal_id for r in store.locks.all()] == ["b"]
     other_process.kill()
     other_process.wait()
     with locks.portal_locks(store, [seed("b")], owner="cli") as held:  # the holder died: take over
         assert [s.id for s in held.seeds] == ["b"]
-        assert store.lock_row("b")["pid"] == os.getpid()
-    assert store.lock_rows() == []
+        assert store.locks.get("b").pid == os.getpid()
+    assert store.locks.all() == []
 
 
 def test_a_round_is_skipped_while_another_holds_the_outbox(store, smtp_server, other_process):
-    store.add_subscription(Subscription("a@example.org"), backfill=True)
+    store.subscriptions.add(Subscription("a@example.org"), backfill=True)
     add_event(store)
     hold(store, locks.OUTBOX_LOCK, "daemon", other_process.pid)
     skipped = outbox.deliver_round(store, channel(smtp_server.port), owner="cli")

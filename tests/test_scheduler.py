@@ -6,26 +6,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 
-import feedparser
 import pytest
 
 from crawler.seeds import Seed
-from monitor.alerts.outbox import FeedOptions, write_feeds
+from monitor import proctree
+from monitor.config import Config, parse_duration
 from monitor.daemon import scheduler, status
-from monitor.daemon.feedserver import FeedServer
 from monitor.daemon.scheduler import (
     TZ,
     Daemon,
-    DaemonOptions,
     first_run,
-    parse_duration,
     schedule_key,
 )
-from monitor.models import Subscription
 from monitor.store import Store
 from monitor.store.locks import HOST
 
@@ -81,7 +75,7 @@ def test_missed_runs_run_once_at_start_up():
 def daemon(tmp_path, monkeypatch):
     db = tmp_path / "nianbao.db"
     Store(db).close()
-    d = Daemon(DaemonOptions(db=db, seeds=[seed("a"), seed("b", "0 7 * * *")], every=None))
+    d = Daemon(Config(db=db, seeds=[seed("a"), seed("b", "0 7 * * *")], every=None))
     d.add_jobs()
     yield d
 
@@ -105,7 +99,7 @@ def test_a_crashing_crawl_does_not_stop_the_daemon(daemon, monkeypatch, caplog):
     daemon.crawl_job("default", [seed("a")])
     assert daemon.active == 0 and "carries on" in caplog.text
     with Store(daemon.opts.db) as store:
-        assert store.lock_rows() == []  # the lock was released
+        assert store.locks.all() == []  # the lock was released
 
 
 def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
@@ -117,7 +111,7 @@ def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
     try:
         with Store(daemon.opts.db) as store:
             store.db.execute(
-                "INSERT INTO locks VALUES ('a', 'cli', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                "INSERT INTO locks (portal_id, owner, pid, host, acquired_at) VALUES ('a', 'cli', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
                 [holder.pid, HOST],
             )
         daemon.crawl_job("default", [seed("a")])
@@ -128,57 +122,43 @@ def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
     assert [[s.id for s in seeds] for seeds in crawled] == [["b"]]
 
 
-def test_stop_children_terminates_only_crawl_children():
-    crawl = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "crawler.runner"]
-    )
+def test_stop_children_stops_each_crawl_tree_by_its_handle(monkeypatch):
+    """The daemon stops its crawls through their Popen handles, grandchildren included
+    (the extraction workers), and leaves every other process alone."""
+    from monitor import cycle
+
+    spawn = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    crawl = subprocess.Popen([sys.executable, "-c", spawn])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(cycle, "_children", {crawl})
     try:
-        time.sleep(0.2)
-        assert scheduler.stop_children() == [crawl.pid]
+        deadline = time.monotonic() + 10
+        while not proctree.descendants(crawl.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker = proctree.descendants(crawl.pid)[0]
+        assert cycle.stop_children(grace=1.0) == [crawl.pid]
         assert crawl.wait(10) != 0 and other.poll() is None
+        deadline = time.monotonic() + 5
+        while proctree._alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not proctree._alive(worker)
     finally:
         other.kill()
         other.wait()
-
-
-def test_feed_server_serves_feeds_and_unsubscribes(tmp_path):
-    with Store(tmp_path / "nianbao.db") as store:
-        sub = store.add_subscription(Subscription("a@example.org"))
-        write_feeds(store, FeedOptions(tmp_path / "feeds", link="http://127.0.0.1/"))
-    server = FeedServer(tmp_path / "feeds", tmp_path / "nianbao.db")
-    base = server.start()
-    try:
-        for path in ("/feed.atom", f"/feeds/{sub.id}.atom"):
-            with urllib.request.urlopen(base + path, timeout=5) as response:
-                assert response.headers["Content-Type"].startswith("application/atom+xml")
-                assert not feedparser.parse(response.read()).bozo
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(base + "/feeds/../nianbao.db", timeout=5)
-        with urllib.request.urlopen(base + f"/unsubscribe/{sub.token}", timeout=5) as response:
-            assert "<form" in response.read().decode()  # GET only asks
-        with urllib.request.urlopen(
-            base + f"/unsubscribe/{sub.token}", data=b"", timeout=5
-        ) as response:
-            assert "已退订" in response.read().decode()
-    finally:
-        server.stop()
-    with Store(tmp_path / "nianbao.db") as store:
-        assert store.subscription_rows() == []
 
 
 def test_status_health_from_runs(tmp_path):
     with Store(tmp_path / "nianbao.db") as store:
         portals = [{"id": "a", "name": "A", "region": "江苏", "start_urls": ["http://x/"]}]
         for outcome in ("ok", "failed", "failed"):
-            run = store.begin_run(portals, trigger="daemon")
-            store.set_portal_health(
+            run = store.runs.begin(portals, trigger="daemon")
+            store.runs.set_portal_health(
                 run, "a", "ok" if outcome == "ok" else "failed", f"{outcome} detail"
             )
-            store.finish_run(
+            store.runs.finish(
                 run, outcome, detail="" if outcome == "ok" else "crawl process exited with -9"
             )
-        store.daemon_beat(12345678, "elsewhere", "running", {"a": "2027-02-11T06:00:00Z"})
+        store.daemons.beat(12345678, "elsewhere", "running", {"a": "2027-02-11T06:00:00Z"})
         doc = status.status(store)
     (p,) = doc["portals"]
     assert p["health"] == "failing" and p["consecutive_failures"] == 2

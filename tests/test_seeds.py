@@ -55,6 +55,34 @@ BAD = [
     ("bad-cms", GOOD + 'cms = "wordpress"\n', 7, "unknown CMS family"),
     ("bad-toml", GOOD + "oops = \n", 7, "invalid TOML"),
     ("no-portals", "# nothing\n", None, "no [[portal]] tables"),
+    ("bad-cron", GOOD + 'schedule = "99 * * * *"\n', 7, "key 'schedule': not a valid cron"),
+    ("short-cron", GOOD + 'schedule = "0 6 * *"\n', 7, "Wrong number of fields"),
+    ("portal-not-tables", "portal = [1, 2]\n", 1, "portal #1: not a [[portal]] table"),
+    (
+        "broken-ipv6-url",
+        GOOD.replace("http://www.qidong.gov.cn/", "http://[::1/"),
+        6,
+        "key 'start_urls': malformed URL",
+    ),
+    (
+        "port-out-of-range",
+        GOOD.replace("http://www.qidong.gov.cn/", "http://www.qidong.gov.cn:99999/"),
+        6,
+        "key 'start_urls': malformed URL (Port out of range",
+    ),
+    (
+        "domains-not-strings",
+        GOOD + "allowed_domains = [1, 2]\n",
+        7,
+        "key 'allowed_domains': not a host name like 'www.gov.cn': 1",
+    ),
+    ("bool-is-not-int", GOOD + "max_pages = true\n", 7, "key 'max_pages': must be a positive int"),
+    (
+        "start-url-off-domain",
+        GOOD + 'allowed_domains = ["nantong.gov.cn"]\n',
+        6,
+        "key 'start_urls': 'http://www.qidong.gov.cn/' is outside allowed_domains",
+    ),
 ]
 
 
@@ -71,9 +99,27 @@ def test_bad_seed_file_names_file_line_and_key(tmp_path, text, line, message):
 
 def test_duplicate_ids_across_files(tmp_path):
     (tmp_path / "a.toml").write_text(GOOD, encoding="utf-8")
-    (tmp_path / "b.toml").write_text(GOOD, encoding="utf-8")
-    with pytest.raises(SeedError, match="duplicate id"):
+    (tmp_path / "b.toml").write_text("# the same portal again\n" + GOOD, encoding="utf-8")
+    with pytest.raises(SeedError, match="duplicate id") as info:
         load_seeds([tmp_path])
+    assert info.value.path == str(tmp_path / "b.toml") and info.value.line == 4
+    assert f"also at {tmp_path / 'a.toml'}:3" in str(info.value)
+
+
+def test_duplicate_id_in_one_file_is_reported_at_the_duplicate(tmp_path):
+    path = tmp_path / "a.toml"
+    other = GOOD.replace('id = "qidong"', 'id = "nantong"')
+    path.write_text(GOOD + other + GOOD, encoding="utf-8")  # qidong at lines 3 and 15
+    with pytest.raises(SeedError, match="portal 'qidong': duplicate id") as info:
+        load_seeds([path])
+    assert info.value.line == 15 and f"also at {path}:3" in str(info.value)
+
+
+def test_start_urls_below_an_allowed_domain_are_fine(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD + 'allowed_domains = ["qidong.gov.cn"]\n', encoding="utf-8")
+    (seed,) = load_seed_file(path)
+    assert seed.domains == ("qidong.gov.cn",)
 
 
 def test_unknown_portal_filter(tmp_path):
@@ -88,5 +134,16 @@ def test_bad_seed_is_exit_2_before_any_crawl(tmp_path, cli, db_path):
     result = cli("crawl", "--seeds", str(path), db=db_path)
     assert result.returncode == 2
     assert f"{path}:4" in result.stderr and "key 'name'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db_path.exists()
+
+
+@pytest.mark.parametrize("command", [["crawl"], ["daemon"], ["seeds", "check"]])
+def test_bad_cron_is_exit_2_from_every_command_that_loads_seeds(tmp_path, cli, db_path, command):
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD + 'schedule = "99 * * * *"\n', encoding="utf-8")
+    result = cli(*command, "--seeds", str(path), db=db_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:7: portal 'qidong', key 'schedule'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not db_path.exists()

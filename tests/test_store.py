@@ -51,7 +51,7 @@ def store(tmp_path):
 
 
 def run(store: Store, *items) -> list:
-    run_id = store.begin_run([PORTAL])
+    run_id = store.runs.begin([PORTAL])
     for item in items:
         store.ingest(item, run_id)
     return detect.detect(store, run_id)
@@ -69,14 +69,14 @@ def test_new_then_same_then_edited(store):
     assert (
         "-| (一)予以公开 | 151 |" in events[0].diff and "+| (一)予以公开 | 152 |" in events[0].diff
     )
-    assert len(store.history(events[0].report_id)) == 2
+    assert len(store.reports.history(events[0].report_id)) == 2
 
 
 def test_second_rendering_is_the_same_report(store):
     run(store, page("http://x/a", TEXT))
     assert run(store, page("http://x/big5/a", TEXT)) == []
-    assert len(store.reports()) == 1
-    assert store.find_report("http://x/big5/a")["id"] == store.find_report("http://x/a")["id"]
+    assert len(store.reports.summaries()) == 1
+    assert store.reports.find("http://x/big5/a").id == store.reports.find("http://x/a").id
 
 
 def test_problems_and_non_reports_never_become_versions(store):
@@ -91,7 +91,7 @@ def test_problems_and_non_reports_never_become_versions(store):
         FetchProblem("qidong", "http://x/c", "challenge", 412),
         ListingItem("qidong", "http://x/", ok=False, status=503),
     )
-    assert events == [] and store.reports() == []
+    assert events == [] and store.reports.summaries() == []
     kinds = sorted(p["kind"] for p in store.db.query("SELECT kind FROM problems"))
     assert kinds == ["challenge", "listing", "soft404"]
 
@@ -100,8 +100,8 @@ def test_unchanged_item_touches_without_versions(store):
     run(store, page("http://x/a", TEXT))
     seen = PageItem("qidong", "http://x/a", 304, "2026-02-01T00:00:00Z", unchanged=True)
     assert run(store, seen) == []
-    assert store.reports()[0]["last_seen"] == "2026-02-01T00:00:00Z"
-    assert store.reports()[0]["versions"] == 1
+    assert store.reports.summaries()[0].last_seen == "2026-02-01T00:00:00Z"
+    assert store.reports.summaries()[0].versions == 1
 
 
 def test_not_a_database_is_a_clear_error(tmp_path):
@@ -114,8 +114,10 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 def test_raw_bytes_are_kept_compressed(store):
     item = page("http://x/a", TEXT)
     run(store, item)
-    version = store.version(store.history(store.reports()[0]["id"])[0]["id"], raw=True)
-    assert version["raw"] == item.body
+    version = store.reports.version(
+        store.reports.history(store.reports.summaries()[0].id)[0].id, raw=True
+    )
+    assert version.raw == item.body
     assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -127,4 +129,4 @@ def test_scans_replaced_by_scans_are_quiet_and_scan_to_text_is_noted(store):
     assert run(store, page("http://x/a.pdf", title_line + "(扫描件)", quality="image-only")) == []
     (event,) = run(store, page("http://x/a.pdf", TEXT))
     assert event.kind == "edited" and event.note == "版本类型变化: 图片版 → 文字版"
-    assert store.event(event.id).note == event.note
+    assert store.events.get(event.id).note == event.note

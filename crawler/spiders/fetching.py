@@ -81,7 +81,76 @@ EXCEPTION_KINDS = {
     "ConnectionLost": "truncated",
     "IgnoreRequest": "robots",
     "ChallengeSkipped": "challenge",
+    "OffSite": "off_site",
 }
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``url``, the port made explicit.
+
+    >>> origin("http://127.0.0.1:8000/a"), origin("HTTPS://Www.Gov.cn/")
+    (('http', '127.0.0.1', 8000), ('https', 'www.gov.cn', 443))
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # no such port: matches no portal
+    return scheme, parts.hostname or "", port or DEFAULT_PORTS.get(scheme, 0)
+
+
+def same_site(a: tuple[str, str, int], b: tuple[str, str, int]) -> bool:
+    """Two origins of one site: equal, or the same host on the default ports of http and
+    https (portals upgrade http to https, and link both).
+
+    >>> same_site(("http", "h", 80), ("https", "h", 443)), same_site(("http", "h", 80), ("http", "h", 8080))
+    (True, False)
+    """
+    if a == b:
+        return True
+    defaults = {(s, p) for s, p in DEFAULT_PORTS.items()}
+    return a[1] == b[1] and (a[0], a[2]) in defaults and (b[0], b[2]) in defaults
+
+
+def in_origin(
+    url: str,
+    start_urls: tuple[str, ...] | list[str],
+    domains: tuple[str, ...],
+    allow: tuple[str, ...] | list[str] = (),
+) -> bool:
+    """True when ``url`` belongs to a portal: a portal is the scheme, host and port of its
+    start pages unless its seed says otherwise. ``allow`` prefixes, when given, are the
+    portal (same origin and path prefix). Else the host must be one of ``domains`` (or
+    below one); on a start page's host the port must be that page's, and on other hosts
+    (the seed's ``allowed_domains``) the scheme's default port.
+
+    >>> starts = ("http://127.0.0.1:8000/nb/",)
+    >>> in_origin("http://127.0.0.1:8000/x.html", starts, ("127.0.0.1",))
+    True
+    >>> in_origin("http://127.0.0.1:8001/x.html", starts, ("127.0.0.1",))
+    False
+    >>> in_origin("http://127.0.0.1:8000/other/", starts, ("127.0.0.1",), ("http://127.0.0.1:8000/nb/",))
+    False
+    >>> in_origin("http://127.0.0.1:80001/nb/x", starts, ("127.0.0.1",), ("http://127.0.0.1:8000",))
+    False
+    >>> in_origin("https://sub.js.gov.cn/a", ("http://www.js.gov.cn/",), ("js.gov.cn",))
+    True
+    """
+    where = origin(url)
+    if allow:
+        path = urlsplit(url).path or "/"
+        return any(
+            where == origin(prefix) and path.startswith(urlsplit(prefix).path) for prefix in allow
+        )
+    host = where[1]
+    if not any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains)):
+        return False
+    starts = [origin(u) for u in start_urls]
+    if any(start[1] == host for start in starts):
+        return any(same_site(where, start) for start in starts)
+    return where[2] == DEFAULT_PORTS.get(where[0])
 
 
 def now_iso() -> str:

@@ -3,20 +3,23 @@
 Generic list reading (pagers, 年报 columns, report links by anchor text or title) plus
 the portal's list adapter (``crawler.adapters``: seed ``cms`` or detected), which adds
 entries and list requests the HTML alone does not show. Report links may point at files
-(PDF, DOCX…); a cover page's attachments are fetched too. Everything stays inside the
+(PDF, DOCX…); a cover page's attachments are fetched too, once the extraction workers'
+verdict (``crawler.extract.judge``) says it is a cover. Everything stays inside the
 seed's domains and ``allow`` prefixes. Yields ListingItem, PageItem and FetchProblem.
 
-May import: crawler.adapters, crawler.documents, crawler.heuristics, crawler.items,
-crawler.middlewares, crawler.seeds, crawler.spiders.fetching.
+May import: crawler.adapters, crawler.documents, crawler.extract (``is_cover``),
+crawler.heuristics, crawler.items, crawler.middlewares, crawler.seeds,
+crawler.spiders.fetching.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import scrapy
 from parsel import Selector
@@ -26,6 +29,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import adapters, documents, heuristics
+from crawler.extract import is_cover
 from crawler.items import FetchProblem, ListingItem, PageItem
 from crawler.middlewares import load_fetch_state
 from crawler.seeds import Seed
@@ -39,6 +43,7 @@ from crawler.spiders.fetching import (
     canonical_url,
     content_type,
     failure_kind,
+    in_origin,
     is_html,
     now_iso,
     page_range,
@@ -52,7 +57,6 @@ RENDERING_HINT = re.compile(
     re.IGNORECASE,
 )
 LIST_PRIORITY = 10
-ATTACHMENT_HINT = re.compile(r"\.(?:pdf|docx?|wps|ofd|xlsx?)\b", re.IGNORECASE)
 
 
 class PortalSpider(scrapy.Spider):
@@ -70,6 +74,8 @@ class PortalSpider(scrapy.Spider):
         self.requested: set[str] = set()
         self.list_seen: set[str] = set()
         self.revisited = False
+        # report page URL -> its attachment links, until the page's verdict says cover or not
+        self.awaiting_verdict: dict[str, list[tuple[str, str, Seed]]] = {}
 
     # ---- scheduling ----------------------------------------------------------
 
@@ -77,6 +83,9 @@ class PortalSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs) -> PortalSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.revisit_known, signal=signals.spider_idle)
+        crawler.signals.connect(spider.verdict_reached, signal=signals.item_scraped)
+        for signal in (signals.item_dropped, signals.item_error):
+            crawler.signals.connect(spider.verdict_lost, signal=signal)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -93,7 +102,7 @@ class PortalSpider(scrapy.Spider):
             return
         self.revisited = True
         scheduled = 0
-        for url, prior in load_fetch_state(self.settings.get("NIANBAO_FETCH_STATE")).items():
+        for url, prior in self.fetch_state.items():
             seed = self.seeds.get(prior.get("portal_id"))
             if seed and prior.get("revisit") and url not in self.requested:
                 request = self.report_request(seed, url, None, "")
@@ -103,6 +112,10 @@ class PortalSpider(scrapy.Spider):
         if scheduled:
             self.logger.info("Revisiting %d known reports no list linked", scheduled)
             raise DontCloseSpider
+
+    @functools.cached_property
+    def fetch_state(self) -> dict[str, dict]:
+        return load_fetch_state(self.settings.get("NIANBAO_FETCH_STATE"))
 
     def _may_request(self, seed: Seed) -> bool:
         cap = seed.max_pages or self.settings.getint("NIANBAO_MAX_PAGES_PER_PORTAL")
@@ -187,11 +200,10 @@ class PortalSpider(scrapy.Spider):
         )
 
     def inside(self, seed: Seed, url: str) -> bool:
-        """True when ``url`` belongs to the portal (its domains and ``allow`` prefixes)."""
-        host = urlsplit(url).hostname or ""
-        if not any(host == d or host.endswith("." + d) for d in seed.domains):
-            return False
-        return not seed.allow or any(url.startswith(p) for p in seed.allow)
+        """True when ``url`` belongs to the portal: its origin (scheme, host and port),
+        domains and ``allow`` prefixes (``fetching.in_origin``). Links, redirects and meta
+        refreshes obey this one rule (redirects: ``crawler.middlewares.OriginMiddleware``)."""
+        return in_origin(url, seed.start_urls, seed.domains, seed.allow)
 
     # ---- list pages ----------------------------------------------------------
 
@@ -373,12 +385,12 @@ class PortalSpider(scrapy.Spider):
                 meta.get("listed_on"),
             )
             return
-        yield item
         page = response_text(response) if html else ""
+        if html and not meta.get("parent_url") and heuristics.ATTACHMENT_HINT.search(page):
+            self.hold_attachments(response, seed)
+        yield item
         if html and not meta.get("rendering") and RENDERING_HINT.search(page):
             yield from self.renderings(response, seed)
-        if html and not meta.get("parent_url") and ATTACHMENT_HINT.search(page):
-            yield from self.attachments(response, seed)
 
     def renderings(self, response: Response, seed: Seed) -> Iterator[scrapy.Request]:
         """Follow a report page's 繁體 link: the same report in another rendering."""
@@ -389,15 +401,17 @@ class PortalSpider(scrapy.Spider):
                     request.meta["rendering"] = True
                     yield request
 
-    def attachments(self, response: Response, seed: Seed) -> Iterator[scrapy.Request]:
-        """Fetch a report page's attachments (PDF, DOCX…) when the page defers to them: its
-        own body is thin (``NIANBAO_ATTACHMENTS = "thin"``), or always (``"all"``)."""
-        mode = self.settings.get("NIANBAO_ATTACHMENTS", "thin")
+    def hold_attachments(self, response: Response, seed: Seed) -> None:
+        """Note a report page's attachment links (PDF, DOCX…) until its verdict is known.
+
+        Only cheap link discovery happens here, on the reactor (parsel, as for every
+        link). Whether the page defers to its files is the extraction workers' verdict
+        (``crawler.extract.judge``): ``verdict_reached`` fetches them for a cover page
+        (``NIANBAO_ATTACHMENTS = "thin"``), or always (``"all"``).
+        """
+        if self.settings.get("NIANBAO_ATTACHMENTS", "thin") == "none":
+            return
         found = [(u, t) for u, t in self.links(response, seed) if heuristics.is_attachment_url(u)]
-        if mode == "none" or not found:
-            return
-        if mode != "all" and not documents.is_cover_page(response.body, content_type(response)):
-            return
         title = " ".join(
             (
                 response.css("meta[name=ArticleTitle]::attr(content)").get()
@@ -405,22 +419,47 @@ class PortalSpider(scrapy.Spider):
                 or ""
             ).split()
         )
-        for url, text in dict(found).items():
-            anchor = text if heuristics.is_report_title(text) else title
-            request = self.report_request(
-                seed, url, response.meta.get("listed_on"), anchor, response.url
-            )
+        held = [
+            (url, text if heuristics.is_report_title(text) else title, seed)
+            for url, text in dict(found).items()
+        ]
+        if held:
+            self.awaiting_verdict[response.url] = held
+
+    def verdict_reached(self, item: object) -> None:
+        """Fetch the attachments of a page judged a cover (``item_scraped``: after extraction).
+
+        A page whose bytes or body did not change has no new verdict: it was a cover
+        when its attachments were fetched from it before (they are in the fetch state).
+        """
+        held = self.awaiting_verdict.pop(getattr(item, "url", ""), None)
+        if not held or not isinstance(item, PageItem):
+            return
+        if item.extracted is not None:
+            wanted = is_cover(item.extracted)
+        else:
+            wanted = any(url in self.fetch_state for url, _, _ in held)
+        if not wanted and self.settings.get("NIANBAO_ATTACHMENTS", "thin") != "all":
+            return
+        for url, anchor, seed in held:
+            request = self.report_request(seed, url, item.listed_on, anchor, item.url)
             if request:
                 self.crawler.stats.inc_value("nianbao/attachments")
-                yield request
+                self.crawler.engine.crawl(request)
+
+    def verdict_lost(self, item: object, **_) -> None:
+        """A dropped or failed item gets no verdict: forget its attachments."""
+        self.awaiting_verdict.pop(getattr(item, "url", ""), None)
 
     def report_failed(self, failure: Failure) -> Iterator[FetchProblem]:
         request = failure.request
         status, kind = failure_kind(failure)
         self.crawler.stats.inc_value(f"nianbao/problem/{kind}")
+        # a refused redirect is the problem of the page that redirected (its detail names the target)
+        url = request.meta["redirect_urls"][0] if kind == "off_site" else request.url
         yield FetchProblem(
             request.meta["portal"],
-            request.url,
+            url,
             kind,
             status,
             failure.getErrorMessage()[:300],

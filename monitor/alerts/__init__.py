@@ -1,9 +1,10 @@
-"""Alert channels: the ``Channel`` protocol, the explicit ``CHANNELS`` registry, and ``deliver``.
+"""Alert channels: the ``Channel`` protocol and ``deliver``, which runs one delivery.
 
-A channel gets a subscription and its events and publishes them (mail, feed file). Alerts never
-run SQL and never import ``monitor.store``: the caller (the cycle's outbox) picks the events,
-passes a stable delivery ``key``, and records the ``DeliveryResult`` it gets back.
-Each channel class's docstring is its help text (``channel_help``).
+A channel gets a subscription and its events and publishes them: ``EmailChannel`` (the one the
+outbox sends through) and ``monitor.alerts.feed.FeedChannel`` (a feed file per subscription).
+Alerts never run SQL: the caller (``monitor.alerts.outbox``) picks the events, passes a stable
+delivery ``key``, and records the ``DeliveryResult`` it gets back. There is no registry of
+channels: the outbox is built with the one channel it sends through.
 
 May import: the standard library, ``monitor.models``, ``monitor.config`` and the modules here.
 """
@@ -11,26 +12,21 @@ May import: the standard library, ``monitor.models``, ``monitor.config`` and the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from monitor.alerts.email import DeliveryError, EmailChannel, message_id_for
-from monitor.alerts.feed import FeedChannel
 from monitor.models import Event, Subscription
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CHANNELS",
     "Channel",
     "DeliveryError",
     "DeliveryResult",
     "EmailChannel",
-    "FeedChannel",
-    "channel_help",
     "deliver",
-    "matching",
     "message_id_for",
 ]
 
@@ -50,10 +46,6 @@ class Channel(Protocol):
     ) -> str: ...
 
 
-CHANNELS: dict[str, type] = {"email": EmailChannel, "feed": FeedChannel}
-"""The registry: channel name → class. Add a channel here, explicitly."""
-
-
 @dataclass
 class DeliveryResult:
     """The outcome of one delivery.
@@ -68,20 +60,6 @@ class DeliveryResult:
     ok: bool
     retryable: bool = False
     detail: str = ""
-
-
-def channel_help() -> dict[str, str]:
-    """Channel name → first line of its docstring, for ``--help`` texts.
-
-    >>> sorted(channel_help())
-    ['email', 'feed']
-    """
-    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in CHANNELS.items()}
-
-
-def matching(subscription: Subscription, events: Iterable[Event]) -> list[Event]:
-    """The events a subscription asked for, in their given order."""
-    return [e for e in events if subscription.matches(e)]
 
 
 def deliver(

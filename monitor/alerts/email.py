@@ -2,7 +2,9 @@
 
 Rendering happens in ``render``; this module only assembles headers and talks to the server.
 The SMTP password is used for ``login`` and nowhere else: it never appears in a log line or
-in a ``DeliveryError``.
+in a ``DeliveryError``. With a public base URL, every mail carries ``List-Unsubscribe`` and
+``List-Unsubscribe-Post`` (RFC 8058 one-click) headers built from our own token only.
+``valid_address`` is the check a subscription's address must pass.
 
 May import: the standard library, ``monitor.alerts.render``, ``monitor.config``, ``monitor.models``.
 """
@@ -19,12 +21,95 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 from monitor.alerts import render
 from monitor.config import SmtpConfig
 from monitor.models import Event, Subscription
 
 logger = logging.getLogger(__name__)
+
+MAX_ADDRESS = 254
+"""RFC 5321's limit on a forward path, less the angle brackets."""
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]"
+    r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+URI_CHARS = re.compile(r"[!#-;=?-~]+")
+"""Printable ASCII without space, quotes and angle brackets: a URI that cannot break a header."""
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+def valid_address(addr: str) -> bool:
+    r"""True for a bare address a subscription may use: ``local@domain``, at most 254 characters.
+
+    The local part is an RFC 5322 dot-atom (ASCII); the domain is host names (an
+    internationalised domain is checked in its IDNA form). Display names, quoted local parts,
+    spaces and line breaks are refused.
+
+    >>> valid_address("reader@example.org"), valid_address("张三@example.org")
+    (True, False)
+    >>> valid_address("a@政府.cn"), valid_address("a@b.c\nBcc: x@y.z"), valid_address("a@-b.cn")
+    (True, False, False)
+    >>> valid_address("a" * 64 + "@" + "b" * 63 + ".cn"), valid_address("a" * 65 + "@b.cn")
+    (True, False)
+    >>> valid_address("x@" + ".".join(["b" * 63] * 4))
+    False
+    """
+    if not isinstance(addr, str) or len(addr) > MAX_ADDRESS or addr.count("@") != 1:
+        return False
+    local, domain = addr.split("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return (
+        len(local) <= 64
+        and len(local) + 1 + len(domain) <= MAX_ADDRESS
+        and LOCAL_PART.fullmatch(local) is not None
+        and DOMAIN.fullmatch(domain) is not None
+    )
+
+
+def unsubscribe_headers(public_url: str | None, token: str) -> dict[str, str]:
+    r"""``List-Unsubscribe`` (and, over https, RFC 8058's ``List-Unsubscribe-Post``) for a token.
+
+    Empty when there is no usable public URL or the token is not one of ours, so a header can
+    never carry anything else.
+
+    >>> unsubscribe_headers("https://nb.example/", "Tok_en-12345")["List-Unsubscribe"]
+    '<https://nb.example/unsubscribe/Tok_en-12345>'
+    >>> sorted(unsubscribe_headers("https://nb.example", "Tok_en-12345"))
+    ['List-Unsubscribe', 'List-Unsubscribe-Post']
+    >>> unsubscribe_headers("https://nb.example", "x>\r\nBcc: a@b.c"), unsubscribe_headers(None, "t" * 9)
+    ({}, {})
+    """
+    base = (public_url or "").rstrip("/")
+    if not base or not URI_CHARS.fullmatch(base) or not TOKEN.fullmatch(token or ""):
+        return {}
+    scheme = urlsplit(base).scheme.lower()
+    if scheme not in ("http", "https"):
+        return {}
+    headers = {"List-Unsubscribe": f"<{base}/unsubscribe/{token}>"}
+    if scheme == "https":  # RFC 8058 one-click needs an https URI
+        headers["List-Unsubscribe-Post"] = ONE_CLICK
+    return headers
+
+
+def hint_header(unsubscribe_hint: str) -> dict[str, str]:
+    """``List-Unsubscribe`` from an http(s) or mailto hint that cannot break the header.
+
+    >>> hint_header("mailto:leave@nb.example"), hint_header("nianbao unsubscribe tok")
+    ({'List-Unsubscribe': '<mailto:leave@nb.example>'}, {})
+    """
+    if not URI_CHARS.fullmatch(unsubscribe_hint):
+        return {}
+    if render.safe_href(unsubscribe_hint) or unsubscribe_hint.startswith("mailto:"):
+        return {"List-Unsubscribe": f"<{unsubscribe_hint}>"}
+    return {}
 
 
 class DeliveryError(Exception):
@@ -60,12 +145,15 @@ class EmailChannel:
     """Mail a digest (plain text + HTML) over SMTP; set NIANBAO_SMTP_HOST/PORT/USER/PASSWORD/FROM.
 
     ``NIANBAO_SMTP_SECURITY`` is starttls, tls or none (guessed from the port when unset).
+    With ``public_url`` (where the web server is reached), mails carry one-click unsubscribe
+    headers pointing at ``<public_url>/unsubscribe/<token>``.
     """
 
     name = "email"
 
-    def __init__(self, smtp: SmtpConfig) -> None:
+    def __init__(self, smtp: SmtpConfig, *, public_url: str | None = None) -> None:
         self.smtp = smtp
+        self.public_url = public_url
         self._reuse = False
         self._client: smtplib.SMTP | None = None
 
@@ -100,8 +188,8 @@ class EmailChannel:
         Args:
             message_id: a stable id from the caller (see ``message_id_for``), the same on every
                 retry of one delivery.
-            unsubscribe_hint: the CLI command or link shown in the body; a http(s) or mailto link
-                also becomes the ``List-Unsubscribe`` header.
+            unsubscribe_hint: the CLI command or link shown in the body; without a public URL,
+                a http(s) or mailto link also becomes the ``List-Unsubscribe`` header.
         """
         msg = EmailMessage()
         msg["Subject"] = render.subject(events)
@@ -109,8 +197,9 @@ class EmailChannel:
         msg["To"] = subscription.email
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = message_id
-        if render.safe_href(unsubscribe_hint) or unsubscribe_hint.startswith("mailto:"):
-            msg["List-Unsubscribe"] = f"<{unsubscribe_hint}>"
+        headers = unsubscribe_headers(self.public_url, subscription.token)
+        for name, value in (headers or hint_header(unsubscribe_hint)).items():
+            msg[name] = value
         msg.set_content(render.render_text(events, unsubscribe_hint), charset="utf-8")
         html = render.render_html(events, unsubscribe_hint)
         msg.add_alternative(html, subtype="html", charset="utf-8")

@@ -2,12 +2,18 @@
 
 Each event gets a stable entry id (``tag:nianbao,2026:event/<id>``), so a reader that polls
 twice sees no duplicates. Entry content is the escaped HTML fragment from ``render``.
+Every string handed to feedgen loses its control characters first (one ``\\x01`` in a crawled
+title would otherwise make the whole feed fail), and the RSS ``<description>``, which readers
+render as HTML, is HTML-escaped before feedgen XML-escapes it. A subscription's feed is served
+at ``/feeds/<feed_token>.atom``: ``feed_token`` derives it one way from the unsubscribe token,
+so a feed URL that is shared never lets anyone unsubscribe.
 
 May import: the standard library, feedgen, ``monitor.alerts.render``, ``monitor.models``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -15,6 +21,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
@@ -27,6 +34,25 @@ logger = logging.getLogger(__name__)
 TAG_PREFIX = "tag:nianbao,2026:"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FORMATS = ("atom", "rss")
+
+
+def feed_token(token: str) -> str:
+    """The public token of a subscription's feed, derived one way from its unsubscribe token.
+
+    >>> feed_token("abc"), len(feed_token("x" * 22))
+    ('AX9y-Hmng4_9C0c0MUD6eLXa', 24)
+    """
+    digest = hashlib.sha256(b"nianbao-feed\0" + token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def feed_path(token: str, fmt: str = "atom") -> str:
+    """The path a subscription's feed is served at (append it to the public URL).
+
+    >>> feed_path("abc", "rss")
+    '/feeds/AX9y-Hmng4_9C0c0MUD6eLXa.rss'
+    """
+    return f"/feeds/{feed_token(token)}.{fmt}"
 
 
 def entry_id(event: Event) -> str:
@@ -67,18 +93,21 @@ def _summary(event: Event) -> str:
     return " · ".join(b for b in bits if b)
 
 
-def _add_entry(fg: FeedGenerator, event: Event) -> None:
+def _add_entry(fg: FeedGenerator, event: Event, fmt: str) -> None:
+    clean = render.strip_controls
     fe = fg.add_entry(order="append")
-    fe.id(entry_id(event))
-    fe.title(entry_title(event))
-    href = render.safe_href(event.url)
+    fe.id(clean(entry_id(event)))
+    fe.title(clean(entry_title(event)))
+    href = render.safe_href(clean(event.url or ""))
     if href:
         fe.link(href=href, rel="alternate")
     when = _when(event)
     fe.updated(when)
     fe.published(when)
-    fe.description(_summary(event), isSummary=True)
-    fe.content(render.render_entry_html(event), type="html")
+    summary = clean(_summary(event))
+    # Atom's <summary> is text; RSS's <description> is read as HTML, so escape it as HTML too.
+    fe.description(escape(summary) if fmt == "rss" else summary, isSummary=True)
+    fe.content(clean(render.render_entry_html(event)), type="html")
 
 
 def build_feed(
@@ -103,19 +132,20 @@ def build_feed(
     if fmt not in FORMATS:
         raise ValueError(f"unknown feed format {fmt!r}; expected one of {FORMATS}")
     ordered = sorted(events, key=lambda e: (_when(e), e.id or 0), reverse=True)
+    clean = render.strip_controls
     fg = FeedGenerator()
-    fg.id(feed_id)
-    fg.title(title)
-    fg.link(href=link, rel="alternate")
+    fg.id(clean(feed_id))
+    fg.title(clean(title))
+    fg.link(href=clean(link), rel="alternate")
     if self_url:
-        fg.link(href=self_url, rel="self")
-    fg.description(title)
+        fg.link(href=clean(self_url), rel="self")
+    fg.description(escape(clean(title)) if fmt == "rss" else clean(title))
     fg.language("zh-CN")
     fg.generator("nianbao")
     fg.updated(max((_when(e) for e in ordered), default=EPOCH))
     fg.lastBuildDate(max((_when(e) for e in ordered), default=EPOCH))
     for event in ordered:
-        _add_entry(fg, event)
+        _add_entry(fg, event, fmt)
     if fmt == "rss":
         return fg.rss_str(pretty=True)
     return fg.atom_str(pretty=True)

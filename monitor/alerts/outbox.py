@@ -12,8 +12,10 @@ How a round works (``deliver_round``):
 4. Sent → ``sent``. Retryable failure → back off (exponential, capped by ``retry_max``)
    and the batch waits, unchanged. Permanent failure → ``failed`` (kept; ``nianbao
    deliver --retry-failed`` requeues). Nothing is dropped.
+5. With operator addresses, the operator's alerts are queued and sent the same way
+   (``monitor.alerts.operator``: own rows, own Message-IDs, never in a subscriber's mail).
 
-May import: monitor.alerts, monitor.store.locks, monitor.models, monitor.store.
+May import: monitor.alerts (and .operator), monitor.store.locks, monitor.models, monitor.store, monitor.config.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from itertools import groupby
 from pathlib import Path
 
 from monitor import alerts
+from monitor.alerts import operator
 from monitor.alerts.feed import TAG_PREFIX, write_feed
-from monitor.models import Event, Subscription
+from monitor.config import FeedConfig, OperatorConfig
+from monitor.models import Event, Subscription, iso
 from monitor.store import Store
 from monitor.store.locks import OUTBOX_LOCK, describe, named_lock
+from monitor.store.rows import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +43,6 @@ RETRY_BASE = 5.0
 RETRY_MAX = 300.0
 FEED_WINDOW = 100
 HintFn = Callable[[Subscription], str]
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def backoff(attempts: int, cap: float = RETRY_MAX, base: float = RETRY_BASE) -> float:
@@ -59,16 +60,6 @@ def cli_hint(sub: Subscription) -> str:
 
 
 @dataclass
-class FeedOptions:
-    """Where feeds go: ``<directory>/feed.atom`` (all events) and ``<directory>/<id>.atom``."""
-
-    directory: Path
-    link: str
-    base_url: str | None = None
-    fmt: str = "atom"
-
-
-@dataclass
 class RoundSummary:
     """What one delivery round did (``--json`` shape: ``to_json()``)."""
 
@@ -80,6 +71,8 @@ class RoundSummary:
     skipped: str = ""
     feeds_written: int = 0
     errors: list[str] = field(default_factory=list)
+    operator_sent: int = 0
+    operator_retrying: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -87,10 +80,10 @@ class RoundSummary:
 
 def enqueue_new(store: Store) -> tuple[int, set[int]]:
     """Insert outbox rows for events not yet matched; returns (rows added, subscription ids)."""
-    subs = store.active_subscriptions()
+    subs = store.subscriptions.active()
     if not subs:
         return 0, set()
-    events = store.events_after(min(mark for _, mark in subs))
+    events = store.events.after(min(mark for _, mark in subs))
     if not events:
         return 0, set()
     pairs: list[tuple[int, int]] = []
@@ -98,7 +91,7 @@ def enqueue_new(store: Store) -> tuple[int, set[int]]:
     for sub, mark in subs:
         pairs.extend((e.id, sub.id) for e in events if e.id > mark and sub.matches(e))
         seen[sub.id] = events[-1].id
-    added = store.enqueue_deliveries(pairs, seen)
+    added = store.outbox.enqueue(pairs, seen)
     if added:
         logger.info("Queued %d deliveries for %d events", added, len(events))
     return added, {s for _, s in pairs}
@@ -121,54 +114,54 @@ class _Round:
         self.server_down = False
 
     def run(self) -> None:
-        rows = self.store.outbox_rows(["pending", "sending"])
-        for sub_id, group in groupby(rows, key=lambda r: r["subscription_id"]):
+        rows = self.store.outbox.rows(["pending", "sending"])
+        for sub_id, group in groupby(rows, key=lambda r: r.subscription_id):
             if self.server_down:
                 break
-            sub = self.store.subscription(sub_id)
+            sub = self.store.subscriptions.get(sub_id)
             if sub is not None:
                 self.subscription(sub, list(group))
 
-    def subscription(self, sub: Subscription, rows: list[dict]) -> None:
+    def subscription(self, sub: Subscription, rows: list[Delivery]) -> None:
         """Resend outstanding batches (in order), then batch what is pending."""
-        outstanding = [r for r in rows if r["status"] == "sending"]
-        for key, batch in groupby(outstanding, key=lambda r: r["key"]):
+        outstanding = [r for r in rows if r.status == "sending"]
+        for key, batch in groupby(outstanding, key=lambda r: r.key):
             batch = list(batch)
-            if batch[0]["next_attempt_at"] and batch[0]["next_attempt_at"] > iso(self.now):
+            if batch[0].next_attempt_at and batch[0].next_attempt_at > iso(self.now):
                 return  # backing off: later events wait behind this batch
-            self.store.retry_attempt(key, iso(self.now))
-            if not self.send(sub, key, batch, batch[0]["attempts"] + 1):
+            self.store.outbox.retry_attempt(key, iso(self.now))
+            if not self.send(sub, key, batch, batch[0].attempts + 1):
                 return
-        pending = [r for r in rows if r["status"] == "pending"]
+        pending = [r for r in rows if r.status == "pending"]
         size = 1 if sub.digest == "immediate" else MAX_DIGEST
         for start in range(0, len(pending), size):
             batch = pending[start : start + size]
-            key = f"outbox-{batch[0]['id']}"
+            key = f"outbox-{batch[0].id}"
             message_id = alerts.message_id_for(key, self.channel.smtp.sender)
-            self.store.claim_batch([r["id"] for r in batch], key, message_id, iso(self.now))
-            if not self.send(sub, key, batch, batch[0]["attempts"] + 1):
+            self.store.outbox.claim([r.id for r in batch], key, message_id, iso(self.now))
+            if not self.send(sub, key, batch, batch[0].attempts + 1):
                 return
 
-    def send(self, sub: Subscription, key: str, rows: list[dict], attempts: int) -> bool:
+    def send(self, sub: Subscription, key: str, rows: list[Delivery], attempts: int) -> bool:
         """Send one claimed batch and record the outcome; True when it was accepted."""
-        by_id = self.store.events_by_id([r["event_id"] for r in rows])
-        events = [by_id[r["event_id"]] for r in rows if r["event_id"] in by_id]
+        by_id = self.store.events.by_id([r.event_id for r in rows])
+        events = [by_id[r.event_id] for r in rows if r.event_id in by_id]
         result = alerts.deliver(self.channel, sub, events, key=key, unsubscribe_hint=self.hint(sub))
         if result.ok:
-            self.store.mark_sent(key, iso(datetime.now(UTC)))
+            self.store.outbox.mark_sent(key, iso(datetime.now(UTC)))
             self.summary.mails_sent += 1
             self.summary.deliveries_sent += len(rows)
             return True
         self.summary.errors.append(f"{key}: {result.detail}")
         if not result.retryable:
-            self.store.mark_failed(key, result.detail)
+            self.store.outbox.mark_failed(key, result.detail)
             self.summary.failed += len(rows)
             logger.error(
                 "Delivery %s to subscription %s failed for good: %s", key, sub.id, result.detail
             )
             return True  # this batch is settled; later ones may still go
         delay = backoff(attempts, self.retry_max)
-        self.store.mark_retry(key, result.detail, iso(self.now + timedelta(seconds=delay)))
+        self.store.outbox.mark_retry(key, result.detail, iso(self.now + timedelta(seconds=delay)))
         self.summary.retrying += len(rows)
         self.server_down = "recipients refused" not in result.detail
         logger.warning(
@@ -184,8 +177,9 @@ def deliver_round(
     *,
     retry_max: float = RETRY_MAX,
     hint: HintFn = cli_hint,
-    feeds: FeedOptions | None = None,
+    feeds: FeedConfig | None = None,
     owner: str = "deliver",
+    operator: OperatorConfig | None = None,
 ) -> RoundSummary:
     """Run one delivery round (see the module docstring) and rewrite the feeds.
 
@@ -194,6 +188,8 @@ def deliver_round(
         retry_max: the cap of the exponential back-off, in seconds.
         hint: the unsubscribe line for a subscription (a command, or a link).
         feeds: where to write feeds after the round (None: no feeds).
+        operator: who runs nianbao; their alerts are queued and sent in the same round
+            (``monitor.alerts.operator``), never to subscribers.
     """
     now = now or datetime.now(UTC)
     with named_lock(store, OUTBOX_LOCK, owner) as holder:
@@ -204,6 +200,8 @@ def deliver_round(
         job = _Round(store, channel, now, retry_max, hint)
         with channel.session():  # one SMTP connection for the round's mails
             job.run()
+            if operator is not None and operator.emails:
+                _operator_round(store, channel, job, operator)
         job.summary.enqueued = enqueued
         if feeds is not None:
             job.summary.feeds_written = write_feeds(store, feeds, touched)
@@ -219,6 +217,19 @@ def deliver_round(
     return s
 
 
+def _operator_round(
+    store: Store, channel: alerts.EmailChannel, job: _Round, opts: OperatorConfig
+) -> None:
+    """Queue the operator alerts whose state changed, and send them unless the server is down."""
+    operator.notify(store, opts, job.now)
+    if job.server_down:
+        return
+    done = operator.deliver(store, channel, job.now, job.retry_max)
+    job.summary.operator_sent += done.sent
+    job.summary.operator_retrying += done.retrying
+    job.summary.errors.extend(done.errors)
+
+
 def feed_events(
     store: Store,
     sub: Subscription | None,
@@ -230,7 +241,7 @@ def feed_events(
     Args:
         recent: the newest ``window * 5`` events, when the caller already loaded them.
     """
-    recent = recent if recent is not None else store.latest_events(window * 5)
+    recent = recent if recent is not None else store.events.latest(window * 5)
     if sub is None:
         return recent[:window]
     return [e for e in recent if sub.matches(e)][:window]
@@ -238,7 +249,7 @@ def feed_events(
 
 def write_one_feed(
     store: Store,
-    opts: FeedOptions,
+    opts: FeedConfig,
     sub: Subscription | None,
     out: Path,
     recent: list[Event] | None = None,
@@ -260,20 +271,20 @@ def write_one_feed(
     )
 
 
-def write_feeds(store: Store, opts: FeedOptions, touched: set[int] | None = None) -> int:
+def write_feeds(store: Store, opts: FeedConfig, touched: set[int] | None = None) -> int:
     """Rewrite ``feed.atom`` and each subscription's feed that got events (or has none yet).
 
     Feeds of subscriptions that ended are removed. Returns how many files were written.
     """
     ext = "atom" if opts.fmt == "atom" else "rss"
-    recent = store.latest_events(FEED_WINDOW * 5)
+    recent = store.events.latest(FEED_WINDOW * 5)
     write_one_feed(store, opts, None, opts.directory / f"feed.{ext}", recent)
     written = 1
-    for row in store.subscription_rows(active_only=False):
-        path = opts.directory / f"{row['id']}.{ext}"
-        if not row["active"]:
+    for row in store.subscriptions.with_counts(active_only=False):
+        path = opts.directory / f"{row.id}.{ext}"
+        if not row.active:
             path.unlink(missing_ok=True)
-        elif touched is None or row["id"] in touched or not path.exists():
-            write_one_feed(store, opts, store.subscription(row["id"]), path, recent)
+        elif touched is None or row.id in touched or not path.exists():
+            write_one_feed(store, opts, store.subscriptions.get(row.id), path, recent)
             written += 1
     return written

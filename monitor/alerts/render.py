@@ -10,6 +10,7 @@ May import: the standard library and ``monitor.models``. Nothing here sends or s
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
@@ -32,6 +33,9 @@ MAX_DIFF_LINES = 200
 """Diff lines shown per event; the rest is summarised as "其余 N 行略"."""
 CHAR_DIFF_CAP = 200
 """Longest changed span (after trimming common prefix/suffix) compared char by char."""
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+"""C0 and C1 control characters but tab and newline, lone surrogates, and U+FFFE/U+FFFF: what
+XML 1.0 refuses or a terminal or mail reader may act on."""
 
 _FONT = "font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;"
 _STYLE = {
@@ -63,6 +67,15 @@ def subject(events: Iterable[Event]) -> str:
     counts = Counter(EventKind(e.kind) for e in events)
     parts = [f"{kind.label} {counts[kind]}" for kind in KIND_ORDER if counts[kind]]
     return SUBJECT_PREFIX + (" · ".join(parts) if parts else "无变动")
+
+
+def strip_controls(text: str) -> str:
+    r"""``text`` without control characters (tab and newline are kept): safe in XML and mail.
+
+    >>> strip_controls("年报\x01\x08标题\x9b\t2020\r\n")
+    '年报标题\t2020\n'
+    """
+    return CONTROLS.sub("", text)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -123,7 +136,8 @@ def render_text(events: Sequence[Event], unsubscribe_hint: str) -> str:
     """The plain-text mail body: one block per event, then the unsubscribe line."""
     blocks = ["\n".join(_event_text(e)) for e in events]
     footer = f"退订：{unsubscribe_hint}"
-    return subject(events) + "\n\n" + "\n\n----\n\n".join(blocks) + "\n\n" + footer + "\n"
+    body = subject(events) + "\n\n" + "\n\n----\n\n".join(blocks) + "\n\n" + footer + "\n"
+    return strip_controls(body)
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -258,7 +272,7 @@ def render_html(events: Sequence[Event], unsubscribe_hint: str) -> str:
     """The HTML mail body: a full document with every event and the unsubscribe line."""
     blocks = "".join(render_entry_html(e) for e in events)
     hint = _link(unsubscribe_hint) if safe_href(unsubscribe_hint) else escape(unsubscribe_hint)
-    return (
+    return strip_controls(
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
         f'<body style="{_STYLE["body"]}"><h2>{escape(subject(events))}</h2>{blocks}'
         f'<p style="{_STYLE["muted"]}font-size:12px;">退订：{hint}</p></body></html>'

@@ -1,5 +1,5 @@
 """The alert and daemon commands of ``nianbao``: daemon, status, subscribe, unsubscribe,
-subscribers, feed, deliver. ``register(cli)`` adds them to the click group in ``monitor.cli``.
+subscribers, feed, deliver (``monitor.cli.COMMANDS`` lists them).
 
 A thin layer: may import monitor.cli.util, monitor.daemon.scheduler, monitor.alerts.outbox, monitor.daemon.status,
 monitor.store, monitor.config, monitor.models, crawler.seeds.
@@ -15,21 +15,27 @@ from pathlib import Path
 
 import click
 
-from crawler.seeds import SeedError, load_seeds
+from crawler.seeds import Seed
+from monitor import config
 from monitor.alerts import EmailChannel, outbox
+from monitor.alerts.email import valid_address
 from monitor.cli.util import (
+    DEFAULT_SEEDS,
     BadInput,
     JobFailed,
     db_option,
+    declared_option,
+    duration,
     echo_json,
     json_option,
     open_store,
-    parse_settings,
+    seeds_option,
+    settings_option,
 )
-from monitor.config import SmtpConfig
 from monitor.daemon.status import status as status_doc
 from monitor.daemon.status import status_text
 from monitor.models import EventKind, Subscription
+from monitor.web.server import ListenError, PublicUrlError, parse_listen, public_url
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 KINDS = [k.value for k in EventKind]
@@ -80,30 +86,24 @@ def setup_logging(level: str, as_json: bool = False) -> None:
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
-def duration(
-    ctx: click.Context | None, param: click.Parameter | None, value: str | None
-) -> float | None:
-    """A click callback: ``30s`` / ``10m`` / ``1h`` → seconds."""
-    from monitor.daemon.scheduler import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 def http_address(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> tuple[str, int] | None:
-    """``HOST:PORT`` or ``PORT`` (loopback) → (host, port)."""
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (loopback) → (host, port); bad values exit 2."""
     if not value:
         return None
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT or PORT")
-    return (host or "127.0.0.1").strip("[]"), int(port)
+    try:
+        return parse_listen(value)
+    except ListenError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def checked_public_url(value: str | None) -> str | None:
+    """``--public-url`` / ``NIANBAO_PUBLIC_URL``: an http(s) address, or exit 2."""
+    try:
+        return public_url(None, value) if value else None
+    except PublicUrlError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def sub_json(row: dict) -> dict:
@@ -115,21 +115,8 @@ def sub_json(row: dict) -> dict:
     return data
 
 
-def register(cli: click.Group) -> None:
-    """Add the alert and daemon commands to ``cli``."""
-    for command in (daemon, status, subscribe, unsubscribe, subscribers, feed, deliver):
-        cli.add_command(command)
-
-
 @click.command()
-@click.option(
-    "--seeds",
-    "seed_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Seed file or directory (repeatable). Default: seeds/.",
-)
-@click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
+@seeds_option
 @click.option(
     "--every",
     callback=duration,
@@ -140,47 +127,34 @@ def register(cli: click.Group) -> None:
     "--http",
     callback=http_address,
     metavar="HOST:PORT",
-    help="Serve /feed.atom and /feeds/<id>.atom (a bare PORT binds 127.0.0.1).",
+    help="Serve /feed.atom, /feeds/<token>.atom and unsubscribe links (a bare PORT binds 127.0.0.1).",
 )
-@click.option(
-    "-s",
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.",
+@declared_option(
+    "NIANBAO_PUBLIC_URL", "public_url", help="Public address for links in mails and feeds."
 )
-@click.option(
-    "--retry-max",
-    default="5m",
-    show_default=True,
-    callback=duration,
-    envvar="NIANBAO_RETRY_MAX",
-    metavar="DURATION",
-    help="Longest back-off between delivery retries.",
+@declared_option(
+    "NIANBAO_NUMBERED_FEEDS",
+    "numbered_feeds",
+    is_flag=True,
+    help="Also serve feeds at guessable numbered URLs (/feeds/<id>.atom).",
 )
-@click.option(
-    "--crawl-timeout",
-    default="2h",
-    show_default=True,
-    callback=duration,
-    metavar="DURATION",
+@settings_option
+@declared_option(
+    "NIANBAO_RETRY_MAX", "retry_max", help="Longest back-off between delivery retries."
+)
+@declared_option(
+    "NIANBAO_CRAWL_TIMEOUT",
+    "crawl_timeout",
     help="A crawl running longer is stopped and recorded as failed.",
 )
-@click.option(
-    "--stop-timeout",
-    default="60s",
-    show_default=True,
-    callback=duration,
-    metavar="DURATION",
+@declared_option(
+    "NIANBAO_STOP_TIMEOUT",
+    "stop_timeout",
     help="On SIGTERM, how long a running crawl may take to finish.",
 )
-@click.option(
-    "--deliver-every",
-    default="1m",
-    show_default=True,
-    callback=duration,
-    metavar="DURATION",
+@declared_option(
+    "NIANBAO_DELIVER_EVERY",
+    "deliver_every",
     help="How often the delivery job runs (it also runs after each crawl with events).",
 )
 @click.option(
@@ -198,10 +172,11 @@ def register(cli: click.Group) -> None:
 @db_option
 @json_option
 def daemon(
-    seed_paths,
-    portals,
+    seeds: list[Seed],
     every,
     http,
+    public_url,
+    numbered_feeds,
     settings,
     retry_max,
     crawl_timeout,
@@ -213,27 +188,26 @@ def daemon(
     as_json,
 ) -> None:
     """Crawl on schedule and deliver alerts until stopped (SIGTERM/SIGINT); --json logs JSON lines."""
-    from monitor.daemon.scheduler import DaemonOptions, run_daemon
+    from monitor.daemon.scheduler import run_daemon
 
-    try:
-        seeds = load_seeds(list(seed_paths or (Path("seeds"),)), only=list(portals) or None)
-    except SeedError as exc:
-        raise BadInput(str(exc)) from None
     open_store(db).close()
     setup_logging(log_level, as_json)
-    opts = DaemonOptions(
-        db=db,
+    cfg = config.load(
+        db,
         seeds=seeds,
+        settings=settings,
+        feed_dir=feed_dir,
         every=every,
-        settings=parse_settings(settings),
         http=http,
+        public_url=public_url,
+        numbered_feeds=numbered_feeds,
         retry_max=retry_max,
         crawl_timeout=crawl_timeout,
         stop_timeout=stop_timeout,
         deliver_every=deliver_every,
-        feed_dir=feed_dir,
     )
-    sys.exit(run_daemon(opts))
+    where = click.get_current_context().params  # the seeds' files, read again on SIGHUP
+    sys.exit(run_daemon(cfg, list(where["seed_paths"]) or [DEFAULT_SEEDS], where["portals"]))
 
 
 @click.command()
@@ -270,8 +244,8 @@ def status(db, as_json) -> None:
 @json_option
 def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db, as_json) -> None:
     """Subscribe EMAIL to the events that match every given filter (from now on)."""
-    if not EMAIL.match(email):
-        raise BadInput(f"{email!r} is not an email address")
+    if not EMAIL.match(email) or not valid_address(email):
+        raise BadInput(f"{email[:80]!r} is not an email address (at most 254 characters)")
     kind_list = [k.strip() for k in (kinds or "").split(",") if k.strip()]
     unknown = sorted(set(kind_list) - set(KINDS))
     if unknown:
@@ -286,14 +260,14 @@ def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db,
         digest=digest,
     )
     with open_store(db) as store:
-        created = store.add_subscription(sub, backfill=backfill)
-        (row,) = [r for r in store.subscription_rows() if r["id"] == created.id]
+        created = store.subscriptions.add(sub, backfill=backfill)
+        (row,) = [r for r in store.subscriptions.with_counts() if r.id == created.id]
     if as_json:
-        echo_json(sub_json(row))
+        echo_json(sub_json(row.to_json()))
         return
-    start = "all recorded events" if backfill else f"events after #{row['start_event_id']}"
-    click.echo(f"Subscription {row['id']} for {email} ({digest}); delivers {start}.")
-    click.echo(f"Unsubscribe with: nianbao unsubscribe {row['token']}")
+    start = "all recorded events" if backfill else f"events after #{row.start_event_id}"
+    click.echo(f"Subscription {row.id} for {email} ({digest}); delivers {start}.")
+    click.echo(f"Unsubscribe with: nianbao unsubscribe {row.token}")
 
 
 @click.command()
@@ -303,12 +277,12 @@ def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db,
 def unsubscribe(ref, db, as_json) -> None:
     """End subscriptions: REF is a subscription id, its token, or an email (all of its subscriptions)."""
     with open_store(db) as store:
-        rows = store.find_subscriptions(ref)
+        rows = store.subscriptions.find(ref)
         if not rows:
             raise BadInput(f"no active subscription {ref!r} in {db}")
-        store.deactivate_subscriptions([r["id"] for r in rows])
+        store.subscriptions.deactivate([r.id for r in rows])
     if as_json:
-        echo_json({"unsubscribed": [r["id"] for r in rows]})
+        echo_json({"unsubscribed": [r.id for r in rows]})
     else:
         for r in rows:
             click.echo(f"Unsubscribed {r['id']} ({r['email']}).")
@@ -321,7 +295,9 @@ def unsubscribe(ref, db, as_json) -> None:
 def subscribers(show_all, db, as_json) -> None:
     """List subscriptions with their filters and delivery counts."""
     with open_store(db) as store:
-        rows = [sub_json(r) for r in store.subscription_rows(active_only=not show_all)]
+        rows = [
+            sub_json(r.to_json()) for r in store.subscriptions.with_counts(active_only=not show_all)
+        ]
     if as_json:
         echo_json(rows)
         return
@@ -346,12 +322,7 @@ def subscribers(show_all, db, as_json) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["atom", "rss"]), default="atom", show_default=True
 )
-@click.option(
-    "--link",
-    default="https://github.com/nianbao/nianbao/",
-    show_default=True,
-    help="The page the feed is about.",
-)
+@declared_option("NIANBAO_FEED_LINK", "link", help="The page the feed is about.")
 @db_option
 @json_option
 def feed(sub_id, out, fmt, link, db, as_json) -> None:
@@ -359,10 +330,10 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
     with open_store(db) as store:
         sub = None
         if sub_id is not None:
-            sub = store.subscription(sub_id)
+            sub = store.subscriptions.get(sub_id)
             if sub is None:
                 raise BadInput(f"no subscription {sub_id} in {db}")
-        opts = outbox.FeedOptions(out.parent, link=link, fmt=fmt)
+        opts = config.FeedConfig(out.parent, link=link, fmt=fmt)
         entries = len(outbox.feed_events(store, sub))
         outbox.write_one_feed(store, opts, sub, out)
     if as_json:
@@ -373,14 +344,12 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
 
 @click.command()
 @click.option("--retry-failed", is_flag=True, help="First requeue deliveries that failed for good.")
-@click.option(
-    "--retry-max",
-    default="5m",
-    show_default=True,
-    callback=duration,
-    envvar="NIANBAO_RETRY_MAX",
-    metavar="DURATION",
-    help="Longest back-off between retries.",
+@declared_option("NIANBAO_RETRY_MAX", "retry_max", help="Longest back-off between retries.")
+@declared_option(
+    "NIANBAO_PUBLIC_URL",
+    "public_url",
+    callback=lambda ctx, param, value: checked_public_url(value),
+    help="Public address of the web server, for unsubscribe links and headers in mails.",
 )
 @click.option(
     "--feeds",
@@ -390,22 +359,19 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
 )
 @db_option
 @json_option
-def deliver(retry_failed, retry_max, feed_dir, db, as_json) -> None:
+def deliver(retry_failed, retry_max, public_url, feed_dir, db, as_json) -> None:
     """Run one delivery round now: queue matching events, send due mails, record the outcome."""
     setup_logging("warning")
+    cfg = config.load(db, feed_dir=feed_dir, retry_max=retry_max, public_url=public_url)
     with open_store(db) as store:
-        requeued = store.retry_failed() if retry_failed else 0
-        feeds = (
-            outbox.FeedOptions(feed_dir, link="https://github.com/nianbao/nianbao/")
-            if feed_dir
-            else None
-        )
+        requeued = store.outbox.retry_failed() if retry_failed else 0
         summary = outbox.deliver_round(
             store,
-            EmailChannel(SmtpConfig.from_env()),
-            retry_max=retry_max,
-            feeds=feeds,
+            EmailChannel(cfg.smtp, public_url=cfg.public_url),
+            retry_max=cfg.retry_max,
+            feeds=cfg.feed if feed_dir else None,
             owner="cli",
+            operator=cfg.operator,
         )
     if as_json:
         echo_json({**summary.to_json(), "requeued": requeued})

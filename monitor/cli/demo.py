@@ -4,19 +4,19 @@ Starts the mirror on 127.0.0.1 (ephemeral port), crawls it, prints the reports,
 publishes a scripted change (one report edited, one new report), crawls again and
 prints the events with their diffs. Everything lands in one folder.
 
-A composition root: may import mirror, monitor.cycle, monitor.store, monitor.cli.textout.
+The ``demo`` command and the run behind it. A composition root: may import mirror, monitor.cycle, monitor.store, monitor.cli.textout.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import click
 
 from crawler.seeds import load_seeds
-from mirror import MirrorServer
 from monitor import cycle
 from monitor.cli.textout import Progress, crawl_summary, event_detail, report_table
 from monitor.config import Config
@@ -44,6 +44,8 @@ def _crawl(config: Config, seeds_file: Path, title: str) -> cycle.CrawlResult:
 def run_demo(out: Path, db: Path | None = None) -> int:
     """Run the demo into ``out`` (recreated), its database at ``db`` (default
     ``out/nianbao.db``); return the exit status."""
+    from mirror import MirrorServer  # only the demo needs the mirror: keep `nianbao` light
+
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -57,7 +59,7 @@ def run_demo(out: Path, db: Path | None = None) -> int:
         config = Config(db=db or out / "nianbao.db", settings=LOCAL_SETTINGS)
         first = _crawl(config, seeds_file, "First crawl")
         with Store(config.db) as store:
-            click.echo("\nReports found:\n" + report_table(store.reports()))
+            click.echo("\nReports found:\n" + report_table(store.reports.summaries()))
         click.secho(
             "\n== The mirror changes: one number edited in a table, one new report published",
             bold=True,
@@ -76,3 +78,24 @@ def run_demo(out: Path, db: Path | None = None) -> int:
         f"Try: nianbao events --db {config.db} --json   or   nianbao reports --db {config.db}"
     )
     return max(first.exit_code, second.exit_code)
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("nianbao-demo"),
+    show_default=True,
+    help="Folder for the demo's database, seeds and outputs (recreated).",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database file (default: OUT/nianbao.db; $NIANBAO_DB is not used, so the demo "
+    "never touches your real database).",
+)
+def demo_command(out, db) -> None:
+    """Run the whole pipeline on the bundled offline portal mirror (127.0.0.1 only)."""
+    sys.exit(run_demo(out, db))

@@ -18,8 +18,15 @@ from pathlib import Path
 import click
 
 from crawler.adapters import help_text
-from crawler.seeds import Seed, SeedError, load_seeds
-from monitor.cli.util import BadInput, JobFailed, db_option, echo_json, json_option, parse_settings
+from crawler.seeds import Seed
+from monitor.cli.util import (
+    JobFailed,
+    db_option,
+    echo_json,
+    json_option,
+    seeds_option,
+    settings_option,
+)
 
 
 def run_check(seeds: list[Seed], settings: dict, timeout: float = 1800) -> list[dict]:
@@ -85,32 +92,14 @@ def seeds() -> None:
     help="Read each portal's list pages (no reports fetched, nothing stored) and say what "
     "was found.\n\nAdapters: " + "; ".join(f"{k}: {v}" for k, v in help_text().items())
 )
-@click.option(
-    "--seeds",
-    "seed_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Seed file or directory (repeatable). Default: seeds/.",
-)
-@click.option("--portal", "portals", multiple=True, help="Only this portal id (repeatable).")
-@click.option(
-    "-s",
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0.",
-)
+@seeds_option
+@settings_option
 @db_option
 @json_option
-def check(seed_paths, portals, settings, db, as_json) -> None:
+def check(seeds: list[Seed], settings: dict, db, as_json) -> None:
     # --db is accepted like on every command; a check stores nothing.
-    try:
-        chosen = load_seeds(list(seed_paths or (Path("seeds"),)), only=list(portals) or None)
-    except SeedError as exc:
-        raise BadInput(str(exc)) from None
-    pages = run_check(chosen, parse_settings(settings))
-    rows = [summarise(seed, pages) for seed in chosen]
+    pages = run_check(seeds, settings)
+    rows = [summarise(seed, pages) for seed in seeds]
     if as_json:
         echo_json(rows)
     else:
@@ -120,8 +109,3 @@ def check(seed_paths, portals, settings, db, as_json) -> None:
                 click.echo(f"         {problem}")
     if not all(row["ok"] for row in rows):
         sys.exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add the ``seeds`` command group to ``cli``."""
-    cli.add_command(seeds)

@@ -1,17 +1,26 @@
 """Shared pieces of the ``nianbao`` command line: option decorators, errors, output.
 
-May import: monitor.config, monitor.store.
+``seeds_option`` adds ``--seeds``/``--portal`` and hands the command its loaded seeds (bad
+seeds: exit 2 with ``file:line: ...``); ``settings_option`` adds ``-s KEY=VALUE``.
+
+May import: monitor.config, monitor.store, crawler.seeds, crawler.options.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from monitor.config import default_db
+from crawler.options import BY_NAME
+from crawler.seeds import Seed, SeedError, load_seeds
+from monitor.config import default_db, parse_duration
 from monitor.store import Store, StoreError
+
+DEFAULT_SEEDS = Path("seeds")
 
 
 class BadInput(click.ClickException):
@@ -37,6 +46,82 @@ db_option = click.option(
     help="SQLite database file.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (a stable format).")
+
+
+def load_seed_list(
+    paths: tuple[Path, ...] | list[Path], portals: tuple[str, ...] = ()
+) -> list[Seed]:
+    """Load ``paths`` (default ``seeds/``), keeping only ``portals`` when given.
+
+    A bad seed file is ``BadInput`` (exit 2) whose message starts ``file:line:``.
+    """
+    try:
+        return load_seeds(list(paths or (DEFAULT_SEEDS,)), only=list(portals) or None)
+    except SeedError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def seeds_option(command: Callable) -> Callable:
+    """Add ``--seeds`` and ``--portal`` to a command, which then gets ``seeds`` (loaded)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, seed_paths: tuple[Path, ...], portals: tuple[str, ...], **kwargs):
+        return command(*args, seeds=load_seed_list(seed_paths, portals), **kwargs)
+
+    portal = click.option(
+        "--portal", "portals", multiple=True, help="Only this portal id (repeatable)."
+    )
+    paths = click.option(
+        "--seeds",
+        "seed_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Seed file or directory (repeatable). Default: seeds/.",
+    )
+    return paths(portal(wrapper))
+
+
+settings_option = click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda ctx, param, value: parse_settings(value),
+    help="Override a crawl setting, e.g. -s DOWNLOAD_DELAY=0 (see `nianbao settings`).",
+)
+
+
+def duration(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> float | None:
+    """A click callback: ``30s`` / ``10m`` / ``1h`` → seconds."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def declared_option(name: str, *param_decls: str, **attrs) -> Callable:
+    """A click option whose flag, default and env var come from the declared setting ``name``.
+
+    Durations are parsed to seconds.
+    """
+    setting = BY_NAME[name]
+    if setting.type == "duration":
+        attrs.setdefault("callback", duration)
+        attrs.setdefault("metavar", "DURATION")
+    return click.option(
+        setting.flag,
+        *param_decls,
+        default=setting.default,
+        show_default=True,
+        envvar=setting.env,
+        show_envvar=bool(setting.env),
+        **attrs,
+    )
 
 
 def echo_json(data: object) -> None:

@@ -6,22 +6,25 @@ from 1 January to 31 March, weekly (Mondays) otherwise, at 06:00 Asia/Shanghai; 
 ``schedule`` (cron) or ``--every`` overrides it. Jobs have ``max_instances=1``, coalesce, and
 hours of misfire grace; a run missed while the daemon was down runs once at start-up.
 Per-portal locks in the database keep a manual ``nianbao crawl`` and the daemon apart.
-Delivery is its own job, woken after each crawl. SIGTERM/SIGINT: no new jobs, running
-crawls get ``stop_timeout`` seconds (then their child is terminated and the run is recorded
-as failed), one last delivery round, exit 0.
+Delivery is its own job, woken after each crawl.
 
-A composition root: may import cycle, outbox, locks, feedserver, store, config, alerts, seeds.
+Signals: SIGHUP re-reads the seed files (a bad file keeps the seeds in use and logs its
+``file:line`` error) and reopens the log files. SIGTERM/SIGINT: no new jobs; running crawls
+get what is left of ``stop_timeout`` seconds, then their process tree is terminated (killed
+after a short grace) and the run is recorded ``interrupted``; one last delivery round; the
+locks are released; exit 0.
+
+A composition root: may import cycle, outbox, locks, web, store, config, alerts, seeds.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,33 +36,21 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.seeds import Seed
+from crawler.seeds import Seed, SeedError, load_seeds
 from monitor import cycle
 from monitor.alerts import EmailChannel, outbox
-from monitor.config import Config, SmtpConfig
-from monitor.daemon.feedserver import FeedServer
+from monitor.config import Config, FeedConfig
+from monitor.models import iso, parse_iso
 from monitor.store import Store
 from monitor.store.locks import HOST, portal_locks
+from monitor.web import WebServer, create_app, public_url
 
 logger = logging.getLogger(__name__)
 
 TZ = ZoneInfo("Asia/Shanghai")
 MISFIRE_GRACE = 6 * 3600
 HEARTBEAT = 30.0
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``10m``, ``1h``, ``2d`` (or plain seconds) → seconds.
-
-    >>> parse_duration("30s"), parse_duration("10m"), parse_duration("1.5h"), parse_duration("2")
-    (30.0, 600.0, 5400.0, 2.0)
-    """
-    match = DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"{text!r}: expected a duration like 30s, 10m or 1h")
-    return float(match.group(1)) * UNITS[match.group(2)]
+KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL for a crawl stopped at shutdown
 
 
 def default_trigger() -> BaseTrigger:
@@ -99,42 +90,26 @@ def first_run(key: str, last_started: datetime | None, now: datetime) -> datetim
     return now if due is None or due <= now else due
 
 
-@dataclass
-class DaemonOptions:
-    """Everything ``nianbao daemon`` was told."""
-
-    db: Path
-    seeds: list[Seed]
-    every: float | None = None
-    settings: dict = field(default_factory=dict)
-    smtp: SmtpConfig = field(default_factory=SmtpConfig.from_env)
-    http: tuple[str, int] | None = None
-    retry_max: float = outbox.RETRY_MAX
-    crawl_timeout: float = 2 * 3600.0
-    stop_timeout: float = 60.0
-    deliver_every: float = 60.0
-    workers: int = 4
-    feed_dir: Path | None = None
-
-    @property
-    def feeds(self) -> Path:
-        return self.feed_dir or Path(self.db).resolve().parent / "feeds"
-
-
 class Daemon:
     """The running daemon: scheduler, jobs, the optional HTTP server and the stop sequence."""
 
-    def __init__(self, opts: DaemonOptions) -> None:
-        self.opts = opts
+    def __init__(
+        self, config: Config, seed_paths: list[Path] | None = None, portals: list[str] | None = None
+    ) -> None:
+        self.opts = config
+        self.seed_paths, self.portals = list(seed_paths or []), list(portals or [])
         self.pid = os.getpid()
         self.stopping = threading.Event()
+        self.stop_deadline = 0.0  # time.monotonic() by which the daemon must have stopped
+        self.cut_short = False  # crawls were stopped because the stop timeout ran out
+        self.reload_lock = threading.Lock()
         self.active = 0
         self.active_cv = threading.Condition()
-        self.server: FeedServer | None = None
+        self.server: WebServer | None = None
         self.base_url: str | None = None
-        self.channel = EmailChannel(opts.smtp)
+        self.channel = EmailChannel(config.smtp)
         self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(opts.workers)},
+            executors={"default": ThreadPoolExecutor(config.workers)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -174,10 +149,16 @@ class Daemon:
                 key,
                 ", ".join(s.id for s in held.seeds),
             )
-            config = Config(db=self.opts.db, settings=self.opts.settings, smtp=self.opts.smtp)
             result = cycle.crawl(
-                config, held.seeds, trigger="daemon", timeout=self.opts.crawl_timeout
+                self.opts, held.seeds, trigger="daemon", timeout=self.opts.crawl_timeout
             )
+            if self.cut_short and result.status not in ("ok", "partial"):
+                result.status = "interrupted"
+                result.detail = (
+                    f"the daemon was stopped; the crawl was cut short after the "
+                    f"{self.opts.stop_timeout:g} s stop timeout ({result.detail})"
+                )
+                store.runs.finish(result.run_id, result.status, result.stats, result.detail)
         counts = result.counts()
         logger.info(
             "Run %s %s: %d events (new %d, edited %d, removed %d, moved %d, restored %d)%s",
@@ -207,19 +188,21 @@ class Daemon:
                 hint=self.hint,
                 feeds=self.feed_options(),
                 owner="daemon",
+                operator=self.opts.operator,
             )
 
-    def feed_options(self) -> outbox.FeedOptions:
-        link = self.base_url or "https://github.com/nianbao/nianbao"
-        return outbox.FeedOptions(self.opts.feeds, link=link + "/", base_url=self.base_url)
+    def feed_options(self) -> FeedConfig:
+        """The configured feeds, in their folder, linking to where the daemon serves them."""
+        link = self.base_url + "/" if self.base_url else self.opts.feed.link
+        return replace(self.opts.feed, directory=self.opts.feeds, link=link, base_url=self.base_url)
 
     def hint(self, sub) -> str:
-        """A link where the daemon serves HTTP beyond loopback, else the command to run."""
-        if (
-            self.base_url
-            and self.opts.http
-            and self.opts.http[0] not in ("127.0.0.1", "localhost", "::1")
-        ):
+        """The unsubscribe link where a public address is known (``--public-url``, or the
+        server's own address beyond loopback), else the command to run."""
+        reachable = self.opts.public_url or (
+            self.opts.http and self.opts.http[0] not in ("127.0.0.1", "localhost", "::1")
+        )
+        if self.base_url and reachable:
             return f"{self.base_url}/unsubscribe/{sub.token}"
         return outbox.cli_hint(sub)
 
@@ -230,29 +213,41 @@ class Daemon:
             for job in self.scheduler.get_jobs():
                 if job.id.startswith("crawl:") and job.next_run_time:
                     for seed in job.args[1]:
-                        next_runs[seed.id] = outbox.iso(job.next_run_time)
+                        next_runs[seed.id] = iso(job.next_run_time)
         with Store(self.opts.db) as store:
-            store.daemon_beat(self.pid, HOST, status, next_runs)
+            store.daemons.beat(self.pid, HOST, status, next_runs)
 
     # ---- set-up and the stop sequence ---------------------------------------------
 
-    def add_jobs(self) -> None:
+    def groups(self) -> dict[str, list[Seed]]:
+        """The seeds by schedule key: one crawl job per group."""
         groups: dict[str, list[Seed]] = {}
         for seed in self.opts.seeds:
             groups.setdefault(schedule_key(seed, self.opts.every), []).append(seed)
+        return groups
+
+    def add_jobs(self) -> None:
+        self.add_crawl_jobs(self.groups())
+        now = datetime.now(TZ)
+        deliver = min(self.opts.deliver_every, self.opts.every or self.opts.deliver_every)
+        self.scheduler.add_job(
+            self.deliver_job,
+            IntervalTrigger(seconds=deliver, timezone=TZ),
+            id="deliver",
+            name="deliver",
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.beat, IntervalTrigger(seconds=HEARTBEAT, timezone=TZ), id="heartbeat"
+        )
+
+    def add_crawl_jobs(self, groups: dict[str, list[Seed]]) -> None:
         now = datetime.now(TZ)
         with Store(self.opts.db) as store:
-            history = store.portal_history()
+            history = store.runs.recent_by_portal()
         for key, seeds in groups.items():
-            starts = [
-                history.get(s.id, [{}])[0].get("started_at") if history.get(s.id) else None
-                for s in seeds
-            ]
-            last = (
-                None
-                if None in starts
-                else min(datetime.fromisoformat(t.replace("Z", "+00:00")) for t in starts)
-            )
+            starts = [history[s.id][0].started_at if history.get(s.id) else None for s in seeds]
+            last = None if None in starts else min(parse_iso(t) for t in starts)
             when = first_run(key, last, now)
             self.scheduler.add_job(
                 self.crawl_job,
@@ -268,38 +263,84 @@ class Daemon:
                 ", ".join(s.id for s in seeds),
                 when.isoformat(timespec="seconds"),
             )
-        deliver = min(self.opts.deliver_every, self.opts.every or self.opts.deliver_every)
-        self.scheduler.add_job(
-            self.deliver_job,
-            IntervalTrigger(seconds=deliver, timezone=TZ),
-            id="deliver",
-            name="deliver",
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self.beat, IntervalTrigger(seconds=HEARTBEAT, timezone=TZ), id="heartbeat"
-        )
+
+    # ---- SIGHUP: reload the seeds, reopen the logs -----------------------------------
+
+    def on_hangup(self, signum: int, frame: object) -> None:
+        if not self.stopping.is_set():
+            threading.Thread(target=self.reload, name="reload").start()
+
+    def reload(self) -> None:
+        """Re-read the seed files and reschedule; on a bad file keep the seeds in use."""
+        with self.reload_lock:
+            reopen_logs()
+            logger.info("Received SIGHUP: reloading the seeds, reopening the logs")
+            try:
+                seeds = load_seeds(self.seed_paths, only=self.portals or None)
+            except (SeedError, OSError) as exc:
+                logger.error(
+                    "Seeds not reloaded, keeping the %d portals in use: %s",
+                    len(self.opts.seeds),
+                    exc,
+                )
+                return
+            old = {s.id for s in self.opts.seeds}
+            self.opts = replace(self.opts, seeds=seeds)
+            self.sync_crawl_jobs()
+            new = {s.id for s in seeds}
+            logger.info(
+                "Seeds reloaded: %d portals (added: %s; removed: %s)",
+                len(seeds),
+                ", ".join(sorted(new - old)) or "none",
+                ", ".join(sorted(old - new)) or "none",
+            )
+            self.beat()
+
+    def sync_crawl_jobs(self) -> None:
+        """Make the crawl jobs match the seeds: changed groups keep their next run time
+        (a crawl running now finishes with the seeds it started with)."""
+        groups = self.groups()
+        for job in self.scheduler.get_jobs():
+            key = job.id.removeprefix("crawl:")
+            if job.id.startswith("crawl:") and key not in groups:
+                job.remove()
+            elif job.id.startswith("crawl:"):
+                job.modify(args=[key, groups.pop(key)])
+        self.add_crawl_jobs(groups)
+
+    # ---- SIGTERM/SIGINT: the stop sequence --------------------------------------------
 
     def on_signal(self, signum: int, frame: object) -> None:
         if self.stopping.is_set():
             return
+        self.stop_deadline = time.monotonic() + self.opts.stop_timeout
+        self.stopping.set()
+        threading.Thread(target=self._shutdown, args=(signum,), name="shutdown").start()
+
+    def _shutdown(self, signum: int) -> None:
         logger.info(
-            "Received %s: taking no new jobs, stopping within %.0f s",
+            "Received %s: taking no new jobs, stopping within %g s",
             signal.Signals(signum).name,
             self.opts.stop_timeout,
         )
-        self.stopping.set()
-        threading.Thread(
-            target=self.scheduler.shutdown, kwargs={"wait": False}, name="shutdown"
-        ).start()
+        self.scheduler.shutdown(wait=False)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit status (0 after a clean stop)."""
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGHUP, self.on_hangup)
+        with Store(self.opts.db) as store:  # runs a kill -9 left behind; versions they stored
+            recovered = cycle.recover(store, int(self.opts.settings.get("NIANBAO_REMOVAL_RUNS", 2)))
+        if recovered.runs:
+            logger.warning("Recovered interrupted runs: %s", recovered.runs)
         if self.opts.http:
-            self.server = FeedServer(self.opts.feeds, self.opts.db, *self.opts.http)
-            self.base_url = self.server.start()
+            app = create_app(self.opts.db, self.opts.feeds, numbered_feeds=self.opts.numbered_feeds)
+            self.server = WebServer(app, *self.opts.http)
+            self.base_url = public_url(self.server.start(), self.opts.public_url)
+        elif self.opts.public_url:
+            self.base_url = public_url(None, self.opts.public_url)
+        self.channel.public_url = self.base_url
         logger.info(
             "Daemon %s starting: %d portals, database %s, SMTP %s:%s",
             self.pid,
@@ -311,17 +352,22 @@ class Daemon:
         self.add_jobs()
         self.beat()
         self.scheduler.start()  # blocks until on_signal shuts it down
-        self.finish()
-        return 0
+        return self.finish()
 
-    def finish(self) -> None:
-        """Wait for running jobs (bounded), stop crawls that overrun, flush deliveries."""
-        if not self._wait_idle(self.opts.stop_timeout):
+    def finish(self) -> int:
+        """Wait for running jobs until the stop deadline, then stop the crawls still
+        running (their whole process tree); flush deliveries. Returns the exit status."""
+        grace = min(KILL_GRACE, self.opts.stop_timeout / 3)  # SIGTERM → SIGKILL, in the timeout
+        if not self._wait_idle(self.stop_deadline - grace - time.monotonic()):
             logger.warning(
-                "Crawls still running after %.0f s: stopping them", self.opts.stop_timeout
+                "Crawls still running %g s before the stop timeout: stopping them", grace
             )
-            stop_children()
-            self._wait_idle(30.0)
+            self.cut_short = True
+            cycle.stop_children(grace)  # and their extraction workers: the whole tree of each
+            if not self._wait_idle(10.0):
+                logger.error("Jobs still running after the crawls were stopped: leaving them")
+                self._stopped()
+                return 1
         logger.info("Flushing deliveries")
         try:
             self._deliver()
@@ -331,8 +377,12 @@ class Daemon:
             )
         if self.server:
             self.server.stop()
+        self._stopped()
+        return 0
+
+    def _stopped(self) -> None:
         with Store(self.opts.db) as store:
-            store.daemon_stopped(self.pid)
+            store.daemons.stopped(self.pid)
         logger.info("Daemon %s stopped", self.pid)
 
     def _wait_idle(self, timeout: float) -> bool:
@@ -346,23 +396,27 @@ class Daemon:
         return True
 
 
-def stop_children(pattern: str = "crawler.runner") -> list[int]:
-    """SIGTERM this process's crawl children (found in /proc); returns their pids."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (
-                (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            )
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == os.getpid() and pattern in cmdline:
-            pids.append(int(stat.parent.name))
-            os.kill(pids[-1], signal.SIGTERM)
-    return pids
+def reopen_logs() -> None:
+    """Reopen every log file the root logger writes to (after logrotate moved it)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.acquire()
+            try:
+                if handler.stream:
+                    handler.stream.close()
+                handler.stream = handler._open()
+            finally:
+                handler.release()
 
 
-def run_daemon(opts: DaemonOptions) -> int:
-    """Start the daemon in this process; return its exit status."""
-    return Daemon(opts).run()
+def run_daemon(
+    config: Config, seed_paths: list[Path] | None = None, portals: list[str] | None = None
+) -> int:
+    """Start the daemon in this process; return its exit status.
+
+    Args:
+        config: the daemon's configuration, its seeds loaded.
+        seed_paths, portals: where the seeds came from (``--seeds``, ``--portal``), read
+            again on SIGHUP.
+    """
+    return Daemon(config, seed_paths, portals).run()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from monitor.models import parse_iso
 from monitor.store import Store
 from monitor.store.locks import HOST, pid_alive
 
@@ -52,22 +53,54 @@ def portal_health(runs: list[dict]) -> dict:
     }
 
 
+def health_fields(runs: list[dict], held: int = 0) -> dict:
+    """``health`` (``broken`` when the latest finished run was), ``health_reason``,
+    ``health_since`` (the start of the current streak) and ``held_removals``.
+
+    >>> r = lambda s, t: {"run_status": "partial", "portal_status": s, "portal_detail": s + "!", "started_at": t, "finished_at": t}
+    >>> f = health_fields([r("broken", "T3"), r("broken", "T2"), r("ok", "T1")], 8)
+    >>> f["health"], f["health_reason"], f["health_since"], f["held_removals"]
+    ('broken', 'broken!', 'T2', 8)
+    >>> health_fields([r("ok", "T2"), r("ok", "T1")])["health_since"]
+    'T1'
+    """
+    done = [r for r in runs if r["finished_at"]]
+    out = {"health_reason": None, "health_since": None, "held_removals": held}
+    if not done:
+        return out
+    broken = done[0]["portal_status"] == "broken"
+    ok = run_ok(done[0])
+    same = (
+        (lambda r: r["portal_status"] == "broken")
+        if broken
+        else (run_ok if ok else (lambda r: not run_ok(r)))
+    )
+    streak = next((n for n, r in enumerate(done) if not same(r)), len(done))
+    out["health_since"] = done[streak - 1]["started_at"]
+    if broken:
+        out["health"] = "broken"
+    if not ok:
+        first = done[0]
+        out["health_reason"] = first["portal_detail"] or first["run_detail"] or first["run_status"]
+    return out
+
+
 def daemon_state(store: Store) -> dict | None:
     """The latest daemon's row, with ``running`` judged from its pid and heartbeat."""
-    row = store.latest_daemon()
+    row = store.daemons.latest()
     if row is None:
         return None
-    beat = datetime.strptime(row["heartbeat_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    beat = parse_iso(row.heartbeat_at)
     fresh = (datetime.now(UTC) - beat).total_seconds() < HEARTBEAT_STALE
-    alive = pid_alive(row["pid"]) if row["host"] == HOST else fresh
-    running = row["status"] != "stopped" and alive and fresh
+    alive = pid_alive(row.pid) if row.host == HOST else fresh
+    running = row.status != "stopped" and alive and fresh
     return {
-        "pid": row["pid"],
+        "pid": row.pid,
         "running": running,
-        "started_at": row["started_at"],
-        "heartbeat_at": row["heartbeat_at"],
-        "stopped_at": row["stopped_at"],
-        "next_runs": json.loads(row["next_runs"] or "{}") if running else {},
+        "started_at": row.started_at,
+        "heartbeat_at": row.heartbeat_at,
+        "stopped_at": row.stopped_at,
+        "next_runs": json.loads(row.next_runs or "{}") if running else {},
     }
 
 
@@ -75,15 +108,17 @@ def status(store: Store) -> dict:
     """The ``nianbao status --json`` document."""
     daemon = daemon_state(store)
     next_runs = daemon["next_runs"] if daemon else {}
-    names = store.portal_names()
-    locked = {r["portal_id"]: r for r in store.lock_rows()}
+    names = store.runs.names()
+    locked = {r.portal_id: r for r in store.locks.all()}
+    held = store.reports.held_counts()
     portals = []
-    for portal_id, runs in store.portal_history().items():
+    for portal_id, recent in store.runs.recent_by_portal().items():
+        runs = [r.to_json() for r in recent]
         last = runs[0] if runs else None
         portals.append(
             {
                 "portal_id": portal_id,
-                "name": names.get(portal_id, {}).get("name"),
+                "name": names.get(portal_id),
                 "last_run": None
                 if last is None
                 else {
@@ -95,17 +130,19 @@ def status(store: Store) -> dict:
                     "trigger": last["trigger"],
                 },
                 "next_run": next_runs.get(portal_id),
-                "locked_by": f"{locked[portal_id]['owner']} (pid {locked[portal_id]['pid']})"
+                "locked_by": f"{locked[portal_id].owner} (pid {locked[portal_id].pid})"
                 if portal_id in locked
                 else None,
                 **portal_health(runs),
+                **health_fields(runs, held.get(portal_id, 0)),
             }
         )
+    portals.sort(key=lambda p: p["health"] != "broken")  # broken portals first
     return {
         "daemon": daemon,
         "portals": portals,
-        "outbox": store.outbox_counts(),
-        "outbox_errors": store.outbox_errors(),
+        "outbox": store.outbox.counts(),
+        "outbox_errors": [e.to_json() for e in store.outbox.errors()],
     }
 
 
@@ -142,6 +179,13 @@ def status_text(doc: dict) -> str:
             f"  {p['portal_id']:<16} {health:<28} {when}; next {p['next_run'] or '-'}"
             + (f"; locked by {p['locked_by']}" if p["locked_by"] else "")
         )
-        if p["last_error"] and p["consecutive_failures"]:
+        if p["health"] == "broken":
+            lines.append(f"  {'':<16} broken since {p['health_since']}: {p['health_reason']}")
+        elif p["last_error"] and p["consecutive_failures"]:
             lines.append(f"  {'':<16} last error: {p['last_error'][:160]}")
+        if p["held_removals"]:
+            lines.append(
+                f"  {'':<16} {p['held_removals']} removals held (nianbao removals confirm|"
+                f"dismiss {p['portal_id']})"
+            )
     return "\n".join(lines)

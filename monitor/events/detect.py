@@ -12,53 +12,54 @@ Rules (issue: "change events a user can trust"):
 - A report is ``removed`` only in healthy portal runs, when its page is gone (404/410,
   soft 404) and no longer listed, on ``removal_runs`` consecutive healthy runs.
 - A removed report seen again is ``restored``.
+- Removals of a ``broken`` portal, or too many at once, are held as suspect, not events
+  (``monitor.events.removals``).
 
-May import: monitor.store, monitor.events.diff, monitor.models.
+Each step reads what it needs for the whole run in a few queries (versions with their
+previous versions, reports, pages, move candidates), never a query per report; it writes
+one row per event or changed report.
+
+May import: monitor.store, monitor.events.diff, monitor.events.removals, monitor.models.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+
+from monitor.events import removals
 from monitor.events.diff import diff_text, similarity
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
+from monitor.store.rows import Page, Report, Version
 
 MOVE_SIMILARITY = 0.85
-
-
-def _event(kind: EventKind, report: dict, run_id: int, **fields: object) -> Event:
-    return Event(
-        kind=kind.value,
-        report_id=report["id"],
-        url=report["url"],
-        title=report["title"] or "",
-        issuer=report["issuer"] or "",
-        region=report["region"] or "",
-        portal_id=report["portal_id"],
-        year=report["year"],
-        detected_at=now_iso(),
-        run_id=run_id,
-        **fields,
-    )
-
-
-def _record(store: Store, events: list[Event], event: Event) -> None:
-    event.id = store.add_event(event)
-    events.append(event)
-
-
-def _moved_from(store: Store, report: dict, text: str, run_id: int) -> dict | None:
-    """The known report this newly created one is a move of, if any."""
-    for old in store.move_candidates(report):
-        page = store.page(old["url"])
-        if page and page.get("last_ok_run") == run_id:
-            continue  # the old address still answers: a different report
-        previous = store.version(old["current_version_id"]) if old["current_version_id"] else None
-        if previous and similarity(previous["text"], text) >= MOVE_SIMILARITY:
-            return old
-    return None
-
-
 NOT_TEXT = {"image-only": "图片版", "unsupported": "无法提取的文件"}
+
+
+@dataclass
+class _Run:
+    """One detection: the store, the run, and the events recorded so far."""
+
+    store: Store
+    run_id: int
+    events: list[Event] = field(default_factory=list)
+
+    def record(self, kind: EventKind, report: Report, **fields: object) -> None:
+        event = Event(
+            kind=kind.value,
+            report_id=report.id,
+            url=report.url,
+            title=report.title or "",
+            issuer=report.issuer or "",
+            region=report.region or "",
+            portal_id=report.portal_id,
+            year=report.year,
+            detected_at=now_iso(),
+            run_id=self.run_id,
+            **fields,
+        )
+        event.id = self.store.events.add(event)
+        self.events.append(event)
 
 
 def quality_note(old: str | None, new: str | None) -> str | None:
@@ -76,137 +77,220 @@ def quality_note(old: str | None, new: str | None) -> str | None:
     return ""
 
 
-def _versions(store: Store, run_id: int, events: list[Event]) -> None:
-    for version in store.versions_in_run(run_id):
-        report = store.report(version["report_id"])
-        prev = store.previous_version(version["report_id"], version["id"])
+class _MoveFinder:
+    """Which known report a newly created one is a move of: same portal, issuer and year,
+    nearly the same text, and its old address was not fetched successfully in this run.
+    Loads every candidate of the run's new reports at once."""
+
+    def __init__(self, store: Store, run_id: int, new_ids: list[int]):
+        self.candidates = store.reports.move_candidates(new_ids, run_id)
+        texts = {c.current_version_id for cs in self.candidates.values() for c in cs}
+        self.texts = store.reports.versions_by_id(t for t in texts if t)
+        self.taken: set[int] = set()  # candidates a report of this run was merged into
+
+    def moved_from(self, report: Report, text: str) -> Report | None:
+        for old in self.candidates.get(report.id, []):
+            if old.id in self.taken:
+                continue  # merged into a report of this run: now at an address fetched in it
+            previous = self.texts.get(old.current_version_id)
+            if previous and similarity(previous.text, text) >= MOVE_SIMILARITY:
+                self.taken.add(old.id)
+                return old
+        return None
+
+
+def _versions(job: _Run) -> None:
+    """Judge every version no detection has judged yet (this run's, and those a dead or
+    failed run left), in order, and mark them judged in the caller's transaction."""
+    store = job.store
+    versions = store.reports.unjudged_versions(job.run_id)
+    if not versions:
+        return
+    prev_ids = store.reports.previous_ids_of(v.id for v in versions)
+    previous = store.reports.versions_by_id(prev_ids.values())
+    reports = store.reports.by_id({v.report_id for v in versions})
+    new_ids = [v.report_id for v in versions if v.id not in prev_ids]
+    moves = _MoveFinder(store, job.run_id, new_ids) if new_ids else None
+    merged: dict[int, int] = {}  # a report folded into an older one by a move → that one
+    for version in versions:
+        if version.report_id in merged:  # a later version of a report merged just now
+            reports[version.report_id] = store.reports.get(merged[version.report_id])
+        report = reports[version.report_id]
+        prev = previous.get(prev_ids.get(version.id, 0))
         if prev is None:
-            old = _moved_from(store, report, version["text"], run_id)
+            old = moves.moved_from(report, version.text)
             if old is None:
-                _record(
-                    store,
-                    events,
-                    _event(EventKind.NEW, report, run_id, new_version_id=version["id"]),
-                )
-                continue
-            store.merge_report(report["id"], old["id"])
-            store.set_report(
-                old["id"],
-                url=report["url"],
-                current_version_id=version["id"],
-                text_sha=version["text_sha"],
-                last_seen_run=run_id,
-                gone_runs=0,
-            )
-            prev = store.previous_version(old["id"], version["id"])
-            d = diff_text(prev["text"], version["text"])
-            _record(
-                store,
-                events,
-                _event(
-                    EventKind.MOVED,
-                    store.report(old["id"]),
-                    run_id,
-                    old_url=old["url"],
-                    old_version_id=prev["id"],
-                    new_version_id=version["id"],
-                    diff=d.diff,
-                    sections=d.sections,
-                    numbers=d.numbers,
-                ),
-            )
+                job.record(EventKind.NEW, report, new_version_id=version.id)
+            else:
+                _merge_move(job, report, old, version)
+                merged[report.id] = old.id
             continue
-        note = quality_note(prev["quality"], version["quality"])
-        if note is None:
-            continue  # a scan replaced by a scan: its text (the title line) says nothing
-        d = diff_text(prev["text"], version["text"])
-        if d.changed or note:
-            _record(
-                store,
-                events,
-                _event(
-                    EventKind.EDITED,
-                    report,
-                    run_id,
-                    old_version_id=prev["id"],
-                    new_version_id=version["id"],
-                    diff=d.diff,
-                    sections=d.sections,
-                    numbers=d.numbers,
-                    note=note,
-                ),
-            )
+        _edit(job, report, prev, version)
+    store.reports.mark_judged((v.id for v in versions), job.run_id)
 
 
-def _aliases_and_absences(
-    store: Store, run_id: int, portal_id: str, healthy: bool, removal_runs: int, events: list[Event]
-) -> None:
-    gone = store.gone_urls(run_id)
-    for report in store.portal_reports(portal_id):
-        page = store.page(report["url"]) or {}
-        if page.get("last_ok_run") == run_id:
-            continue  # seen where it should be
-        seen_at = [u for u in store.seen_urls(report["id"], run_id) if u != report["url"]]
-        if seen_at and report["url"] in gone:
-            store.set_report(report["id"], url=seen_at[0], gone_runs=0)
-            _record(
-                store,
-                events,
-                _event(
-                    EventKind.MOVED,
-                    store.report(report["id"]),
-                    run_id,
-                    old_url=report["url"],
-                    new_version_id=report["current_version_id"],
-                ),
-            )
-            continue
-        if not healthy or report["url"] not in gone or page.get("last_listed_run") == run_id:
-            continue
-        runs = report["gone_runs"] + 1
-        if runs < removal_runs:
-            store.set_report(report["id"], gone_runs=runs)
-            continue
-        store.set_report(report["id"], gone_runs=runs, status="removed", removed_at=now_iso())
-        _record(
-            store,
-            events,
-            _event(EventKind.REMOVED, report, run_id, old_version_id=report["current_version_id"]),
+def _merge_move(job: _Run, report: Report, old: Report, version: Version) -> None:
+    store = job.store
+    store.reports.merge(report.id, old.id)
+    store.reports.update(
+        old.id,
+        url=report.url,
+        current_version_id=version.id,
+        text_sha=version.text_sha,
+        last_seen_run=job.run_id,
+        gone_runs=0,
+    )
+    prev = store.reports.previous_version(old.id, version.id)
+    d = diff_text(prev.text, version.text)
+    job.record(
+        EventKind.MOVED,
+        store.reports.get(old.id),
+        old_url=old.url,
+        old_version_id=prev.id,
+        new_version_id=version.id,
+        diff=d.diff,
+        sections=d.sections,
+        numbers=d.numbers,
+    )
+
+
+def _edit(job: _Run, report: Report, prev: Version, version: Version) -> None:
+    note = quality_note(prev.quality, version.quality)
+    if note is None:
+        return  # a scan replaced by a scan: its text (the title line) says nothing
+    d = diff_text(prev.text, version.text)
+    if d.changed or note:
+        job.record(
+            EventKind.EDITED,
+            report,
+            old_version_id=prev.id,
+            new_version_id=version.id,
+            diff=d.diff,
+            sections=d.sections,
+            numbers=d.numbers,
+            note=note,
         )
 
 
-def _restorations(store: Store, run_id: int, portal_id: str, events: list[Event]) -> None:
-    for report in store.portal_reports(portal_id, status="removed"):
-        if report["last_seen_run"] == run_id:
-            store.set_report(report["id"], status="active", removed_at=None, gone_runs=0)
-            _record(
-                store,
-                events,
-                _event(
-                    EventKind.RESTORED,
-                    store.report(report["id"]),
-                    run_id,
-                    new_version_id=report["current_version_id"],
-                ),
+def _restorations(job: _Run, removed: list[Report]) -> list[Report]:
+    """Restore the removed reports seen again in this run; return them (now active)."""
+    restored = []
+    for report in removed:
+        if report.last_seen_run == job.run_id:
+            job.store.reports.update(report.id, status="active", removed_at=None, gone_runs=0)
+            report = replace(report, status="active", removed_at=None, gone_runs=0)
+            job.record(EventKind.RESTORED, report, new_version_id=report.current_version_id)
+            restored.append(report)
+    return restored
+
+
+@dataclass
+class _Seen:
+    """What the run saw, for aliases and absences: gone URLs, pages, where reports answered."""
+
+    gone: set[str]
+    pages: dict[str, Page]
+    seen_at: dict[int, list[str]]
+
+
+def _aliases_and_absences(
+    job: _Run, reports: list[Report], seen: _Seen, guard: removals.PortalGuard
+) -> None:
+    store, run_id = job.store, job.run_id
+    for report in reports:
+        page = seen.pages.get(report.url)
+        if page is not None and page.last_ok_run == run_id:
+            guard.seen(report)
+            continue  # seen where it should be
+        seen_at = [u for u in seen.seen_at.get(report.id, []) if u != report.url]
+        if seen_at and report.url in seen.gone:
+            guard.seen(report)
+            store.reports.update(report.id, url=seen_at[0], gone_runs=0)
+            job.record(
+                EventKind.MOVED,
+                replace(report, url=seen_at[0], gone_runs=0),
+                old_url=report.url,
+                new_version_id=report.current_version_id,
             )
+            continue
+        listed = page is not None and page.last_listed_run == run_id
+        if report.url in seen.gone and not listed:
+            guard.gone(report)
+    guard.settle(lambda r: job.events.append(removals.mark_removed(store, r, run_id)))
+
+
+def _guard(
+    job: _Run,
+    portal_id: str,
+    active: int,
+    healthy: bool,
+    broken: dict[str, str],
+    removal_runs: int,
+    mass_removal: float,
+) -> removals.PortalGuard:
+    """The removal guard of one portal: held when broken, judged when healthy."""
+    state = "broken" if portal_id in broken else "healthy" if healthy else "unhealthy"
+    return removals.PortalGuard(
+        job.store,
+        job.run_id,
+        portal_id,
+        state,
+        active,
+        removal_runs,
+        mass_removal,
+        reason=broken.get(portal_id, ""),
+    )
+
+
+def _by_portal(reports: list[Report]) -> dict[str, list[Report]]:
+    out: dict[str, list[Report]] = {}
+    for r in reports:
+        out.setdefault(r.portal_id, []).append(r)
+    return out
 
 
 def detect(
-    store: Store, run_id: int, healthy: dict[str, bool] | None = None, removal_runs: int = 2
+    store: Store,
+    run_id: int,
+    healthy: dict[str, bool] | None = None,
+    removal_runs: int = 2,
+    *,
+    broken: dict[str, str] | None = None,
+    mass_removal: float = 0.5,
 ) -> list[Event]:
     """Record the events this run implies, and return them.
+
+    Every stored version is judged exactly once: this judges the run's versions and any
+    that a dead or failed run left unjudged, and marks them judged in the same transaction
+    as their events. Removals, aliases and restorations are judged for the run's portals.
 
     Args:
         healthy: per portal id, whether this run of it was healthy; removals are only
             judged for healthy portals. None: every portal in the run counts as healthy.
         removal_runs: consecutive healthy runs a page must be gone before ``removed``.
+        broken: per broken portal id, why: its gone reports are held, not removed.
+        mass_removal: the share of a portal's active reports whose removal in one run is
+            held as suspect (``monitor.events.removals``).
     """
-    events: list[Event] = []
-    with store.atomic():
-        _versions(store, run_id, events)
-        for row in store.portal_runs(run_id):
-            portal_id = row["portal_id"]
+    job = _Run(store, run_id)
+    with store.immediate():  # one writer: a version is judged once, with its events
+        _versions(job)
+        portal_ids = store.runs.portal_ids(run_id)
+        active = _by_portal(store.reports.in_portals(portal_ids))
+        removed = _by_portal(store.reports.in_portals(portal_ids, status="removed"))
+        urls = {r.url for rs in active.values() for r in rs}
+        urls |= {r.url for rs in removed.values() for r in rs}
+        seen = _Seen(
+            store.runs.gone_urls(run_id),
+            store.reports.pages_by_url(urls),
+            store.reports.seen_urls(run_id),
+        )
+        for portal_id in portal_ids:
             ok = True if healthy is None else healthy.get(portal_id, False)
-            _restorations(store, run_id, portal_id, events)
-            _aliases_and_absences(store, run_id, portal_id, ok, removal_runs, events)
-    return events
+            restored = _restorations(job, removed.get(portal_id, []))
+            reports = sorted(active.get(portal_id, []) + restored, key=lambda r: r.id)
+            guard = _guard(
+                job, portal_id, len(reports), ok, broken or {}, removal_runs, mass_removal
+            )
+            _aliases_and_absences(job, reports, seen, guard)
+    return job.events

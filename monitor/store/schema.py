@@ -10,6 +10,7 @@ Tables:
     versions       every distinct normalised text of a report, with the raw bytes (zlib)
     events         new / edited / removed / moved / restored, with diffs
     problems       fetches that gave no content (errors, challenges, soft 404s, ...)
+    held_removals  removals held as suspect; operator_states / operator_mails: operator alerts
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("nianbao")
+
+APPLICATION_ID = 0x4E42414F  # "NBAO": PRAGMA application_id of every nianbao database file
 
 
 @migrations()
@@ -144,3 +147,67 @@ def m003_removals_and_moves(db: Database) -> None:
 def m004_event_note(db: Database) -> None:
     """A note on an event, e.g. that a scanned report was replaced by a text version."""
     db.execute("ALTER TABLE events ADD COLUMN note TEXT")
+
+
+@migrations()
+def m005_judged_versions_and_live_processes(db: Database) -> None:
+    """Crash-safe events and supervised processes (issue 9).
+
+    versions.judged_run   the run whose detection judged this version (NULL: not yet);
+                          existing versions count as judged by the run that stored them
+    crawl_runs.host, pid_token, child_pid, child_token
+                          the process that runs the crawl and its crawl child, each with
+                          its start-time token, so a dead run is told from a live one
+    locks.token           the holder's start-time token (a reused pid is not the holder)
+    """
+    db.executescript(
+        """
+        ALTER TABLE versions ADD COLUMN judged_run INTEGER;
+        UPDATE versions SET judged_run = COALESCE(run_id, 0);
+        CREATE INDEX versions_unjudged ON versions(id) WHERE judged_run IS NULL;
+        ALTER TABLE crawl_runs ADD COLUMN host TEXT;
+        ALTER TABLE crawl_runs ADD COLUMN pid_token TEXT;
+        ALTER TABLE crawl_runs ADD COLUMN child_pid INTEGER;
+        ALTER TABLE crawl_runs ADD COLUMN child_token TEXT;
+        ALTER TABLE locks ADD COLUMN token TEXT;
+        """
+    )
+
+
+@migrations()
+def m006_portal_health(db: Database) -> None:
+    """What a portal used to yield, removals held back, and the operator's alerts (issue 13).
+
+    portal_runs      + adapter (the list adapter that read its list pages), listed (report
+                     links on them), found (distinct reports fetched): figures a later run
+                     is compared with
+    held_removals    removals held as ``suspect`` (a mass removal, or a broken portal):
+                     no event until confirmed, or still gone on enough healthy runs
+    operator_states  the last state told to the operator, per topic (``portal:ID``, ...)
+    operator_mails   the operator's outbox: one row per (alert, address), sent like a
+                     subscriber batch (claimed with a Message-ID first, retried, never twice)
+    """
+    db.executescript(
+        """
+        ALTER TABLE portal_runs ADD COLUMN adapter TEXT;
+        ALTER TABLE portal_runs ADD COLUMN listed INTEGER;
+        ALTER TABLE portal_runs ADD COLUMN found INTEGER;
+        CREATE TABLE held_removals (
+            report_id INTEGER PRIMARY KEY REFERENCES reports(id), portal_id TEXT NOT NULL,
+            run_id INTEGER NOT NULL, held_at TEXT NOT NULL, reason TEXT NOT NULL,
+            healthy_runs INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX held_removals_portal ON held_removals(portal_id);
+        CREATE TABLE operator_states (
+            topic TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, since TEXT NOT NULL
+        );
+        CREATE TABLE operator_mails (
+            id INTEGER PRIMARY KEY, address TEXT NOT NULL, topic TEXT NOT NULL,
+            state TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, next_attempt_at TEXT, last_attempt_at TEXT, sent_at TEXT,
+            last_error TEXT, key TEXT, message_id TEXT
+        );
+        CREATE INDEX operator_mails_status ON operator_mails(status, address);
+        """
+    )

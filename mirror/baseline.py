@@ -1,7 +1,11 @@
 """The baseline portals: 江苏省人民政府, 浙江省人民政府, 启东市人民政府, 江苏省政务服务管理办公室.
 
-Reports come from the seed texts (``texts``); everything else on the column pages is
-deterministic filler with plausible titles, so a crawler has to pick the reports out.
+These four are what ``MirrorServer()`` serves in every state; the named changes
+(``mirror.changes``) edit fresh copies of them. Reports come from the saved page dumps
+(``mirror.texts.reports``); everything else on the column pages is deterministic filler
+with plausible titles, so a crawler has to pick the reports out.
+
+May import: ``mirror.texts``, ``mirror.model``.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ import random
 import uuid
 from datetime import date, timedelta
 
-from mirror import texts
 from mirror.model import Article, Portal
+from mirror.texts import reports
+from mirror.texts.markup import para_html
 
 NEWS = [
     "省政府召开常务会议研究部署{t}工作",
@@ -61,7 +66,15 @@ def filler_body(rnd: random.Random, title: str) -> str:
         f"会议强调，要坚持以人民为中心，扎实推进{topic}各项任务落实，确保取得实效。",
         f"各地各部门要进一步压实责任，加强统筹协调，及时总结推广经验做法，全年累计完成{rnd.randint(12, 980)}项重点任务。",
     ]
-    return texts.para_html(paras)
+    return para_html(paras)
+
+
+def filler(
+    rnd: random.Random, key: str, path: str, title: str, stamp: str, source: str, index_no: str
+) -> Article:
+    """A column entry that is not a report: news or a 信息公开 page with a generated body."""
+    body = filler_body(rnd, title)
+    return Article(key, path, title, stamp, body, source=source, index_no=index_no)
 
 
 def dated(start: date, n: int, step: int, rnd: random.Random) -> list[str]:
@@ -77,17 +90,8 @@ def news(rnd: random.Random, stamps: list[str], path_of, source: str, idx) -> li
     for stamp in stamps:
         title = rnd.choice(NEWS).format(t=rnd.choice(TOPICS))
         n = next(idx)
-        out.append(
-            Article(
-                key=f"news-{n}",
-                path=path_of(stamp, n),
-                title=title,
-                date=stamp,
-                body=filler_body(rnd, title),
-                source=source,
-                index_no=f"014000319/{stamp[:4]}-{n % 100000:05d}",
-            )
-        )
+        index_no = f"014000319/{stamp[:4]}-{n % 100000:05d}"
+        out.append(filler(rnd, f"news-{n}", path_of(stamp, n), title, stamp, source, index_no))
     return out
 
 
@@ -108,12 +112,12 @@ def jiangsu() -> Portal:
         path=path_of(stamp, n),
         title="江苏省2020年政府信息公开工作年度报告",
         date=stamp,
-        body=texts.jiangsu_2020(),
+        body=reports.jiangsu_2020(),
         report=True,
         source=src,
         index_no="014000319/2021-00031",
         alt_path=hanweb_path("76841", stamp, n, "/jiangsu/big5/art"),
-        alt_body=texts.jiangsu_2020_trad(),
+        alt_body=reports.jiangsu_2020_trad(),
     )
     older = news(rnd, dated(date(2021, 2, 3), 10, 17, rnd), path_of, src, idx)
     stamp = "2020-08-12 09:30"
@@ -123,7 +127,7 @@ def jiangsu() -> Portal:
         date=stamp,
         source=src,
         title="省政府办公厅关于印发当前政务公开重点工作安排的通知",
-        body=texts.jiangsu_notice(),
+        body=reports.jiangsu_notice(),
         doc_no="苏政办发〔2020〕65号",
         index_no="014000319/2020-00412",
     )
@@ -162,7 +166,7 @@ def zhejiang() -> Portal:
         path=hanweb_path("1229019", stamp, 42276431, "/zhejiang/art"),
         title="浙江省2019年政府信息公开工作年度报告",
         date=stamp,
-        body=texts.zhejiang_2019(),
+        body=reports.zhejiang_2019(),
         report=True,
         source=src,
         index_no="002482410/2020-00096",
@@ -187,18 +191,8 @@ def zhejiang() -> Portal:
 def xxgk(rnd: random.Random, unit: str, stamps: list[str], path_of, source: str) -> list[Article]:
     out = []
     for i, (stamp, tpl) in enumerate(zip(stamps, rnd.sample(XXGK, len(stamps)), strict=True)):
-        title = tpl.format(n=unit)
-        out.append(
-            Article(
-                key=f"xxgk-{i}",
-                path=path_of(stamp, i),
-                title=title,
-                date=stamp,
-                body=filler_body(rnd, title),
-                source=source,
-                index_no=f"{stamp[:4]}-{i:05d}",
-            )
-        )
+        title, index_no = tpl.format(n=unit), f"{stamp[:4]}-{i:05d}"
+        out.append(filler(rnd, f"xxgk-{i}", path_of(stamp, i), title, stamp, source, index_no))
     return out
 
 
@@ -213,7 +207,7 @@ def qidong() -> Portal:
         path=qidong_path("qidong-2020"),
         date="2021-02-19 10:00",
         title="启东市人民政府2020年政府信息公开工作年度报告",
-        body=texts.qidong_2020(),
+        body=reports.qidong_2020(),
         report=True,
         source=src,
         index_no="01432570X/2021-00027",
@@ -267,7 +261,7 @@ def jszwb() -> Portal:
         source=src,
         report=True,
         title="江苏省政务服务管理办公室2016年政府信息公开工作年度报告",
-        body=texts.jszwb_2016(),
+        body=reports.jszwb_2016(),
         index_no="014000319/2021-00002",
     )
     rest = xxgk(
@@ -295,6 +289,6 @@ def jszwb() -> Portal:
     )
 
 
-def baseline() -> dict[str, Portal]:
+def portals() -> dict[str, Portal]:
     """Fresh baseline portals (new objects every call: changes mutate them)."""
     return {p.id: p for p in (jiangsu(), zhejiang(), qidong(), jszwb())}

@@ -1,4 +1,4 @@
-"""Family portals (``MirrorServer(families=True)``): one imitation per list mechanism.
+"""The family portals (``MirrorServer(families=True)``): one imitation per list mechanism.
 
 * ``hwnb``  大汉 Hanweb column: first records embedded in ``<datastore>``, the rest from
   POSTs to ``dataproxy.jsp``; a cover page whose report is a DOCX attachment; an
@@ -11,8 +11,11 @@
 * ``guard`` anti-bot: one report behind a 瑞数 412 ``$_ts`` stub, one behind a 加速乐
   521 ``__jsluid`` script, one plain.
 
-Everything is static bytes with ETag and Last-Modified (conditional requests get 304).
-Report texts are generated (``report_paras``); nothing is copied from real portals.
+Everything is static bytes with ETag and Last-Modified (conditional requests get 304;
+``mirror.families.routes``). Report texts are generated (``report_paras``); nothing is
+copied from real portals.
+
+May import: ``mirror.model``, ``mirror.docgen``, ``mirror.texts``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import html
 import uuid
 from dataclasses import dataclass, field
 
-from mirror import docgen, texts
+from mirror import docgen
 from mirror.model import Article, Portal
+from mirror.texts.markup import para_html
 
 E = html.escape
 NAMESPACE = uuid.UUID("6f1c2d3e-0000-4000-8000-00000000c0de")
@@ -76,11 +80,7 @@ def table_rows(year: int, bump: int = 0) -> list[list[str]]:
 
 def body_html(paras: list[str], rows: list[list[str]]) -> str:
     table = "".join("<tr>" + "".join(f"<td>{E(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return (
-        texts.para_html(paras[1:5])
-        + f'\n<table border="1">{table}</table>\n'
-        + texts.para_html(paras[5:])
-    )
+    return para_html(paras[1:5]) + f'\n<table border="1">{table}</table>\n' + para_html(paras[5:])
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Entry:
 
 
 @dataclass
-class CmsPortal:
+class FamilyPortal:
     """A family portal: the shared ``Portal`` look plus its list mechanism."""
 
     portal: Portal
@@ -114,12 +114,13 @@ class CmsPortal:
         return out
 
 
-def _news(unit: str, year: int, n: int, path_of) -> list[Entry]:
+def news_entries(unit: str, year: int, n: int, path_of) -> list[Entry]:
+    """``n`` news entries of ``unit`` (not reports), at ``path_of(stamp, number)``."""
     out = []
     for i in range(n):
         title = NEWS[i % len(NEWS)].format(u=unit, y=year - i // len(NEWS))
         stamp = f"{year - i // 6}-{12 - i % 6:02d}-{10 + i % 15} 09:00"
-        body = texts.para_html(
+        body = para_html(
             [
                 title + "。",
                 f"会议要求，各部门要进一步压实责任，扎实推进{unit}各项工作，全年完成{37 + i}项任务。",
@@ -134,7 +135,8 @@ def _news(unit: str, year: int, n: int, path_of) -> list[Entry]:
     return out
 
 
-def _report(unit: str, year: int, path: str, seed: int = 0, source: str = "") -> Article:
+def report_article(unit: str, year: int, path: str, seed: int = 0, source: str = "") -> Article:
+    """The generated ``year`` report of ``unit`` as a page at ``path``."""
     paras = report_paras(unit, year, seed)
     stamp = f"{year + 1}-0{1 + seed % 3}-{10 + seed % 15} 10:00"
     return Article(
@@ -156,16 +158,16 @@ def interleave(reports: list[Entry], news: list[Entry]) -> list[Entry]:
     return out + news[len(reports) * step :]
 
 
-def hwnb() -> CmsPortal:
+def hwnb() -> FamilyPortal:
     unit, col = "江海市人民政府", "8801"
     art = lambda s, n: f"/hwnb/art/{s[:4]}/{int(s[5:7])}/{int(s[8:10])}/art_{col}_{n}.html"
     reports = [
-        Entry(_report(unit, y, art(f"{y + 1}-02-1{y % 9} 10:00", 5000 + y), y))
+        Entry(report_article(unit, y, art(f"{y + 1}-02-1{y % 9} 10:00", 5000 + y), y))
         for y in range(2023, 2009, -1)
     ]
     cover = reports[1]
     cover.kind = "cover"
-    cover.article.body = texts.para_html(["详见附件。"])
+    cover.article.body = para_html(["详见附件。"])
     paras = report_paras(unit, 2022, 7)
     cover.attachment = (
         "/hwnb/picture/0/nb2022.docx",
@@ -190,18 +192,18 @@ def hwnb() -> CmsPortal:
         "www.jianghai.gov.cn",
         per_page=15,
     )
-    return CmsPortal(
-        portal, "hanweb-datastore", interleave(reports, _news(unit, 2023, 26, art)), None
+    return FamilyPortal(
+        portal, "hanweb-datastore", interleave(reports, news_entries(unit, 2023, 26, art)), None
     )
 
 
-def jpnb() -> CmsPortal:
+def jpnb() -> FamilyPortal:
     unit = "临湖市人民政府"
     art = lambda s, n: (
         f"/jpnb/col/col1229999/art/{s[:4]}/art_{uuid.uuid5(NAMESPACE, str(n)).hex}.html"
     )
     reports = [
-        Entry(_report(unit, y, art(f"{y + 1}-03-01", 7000 + y), y + 3))
+        Entry(report_article(unit, y, art(f"{y + 1}-03-01", 7000 + y), y + 3))
         for y in range(2023, 2015, -1)
     ]
     pdf = reports[2]
@@ -221,7 +223,9 @@ def jpnb() -> CmsPortal:
         "www.linhu.gov.cn",
         per_page=15,
     )
-    return CmsPortal(portal, "jpaas-json", interleave(reports, _news(unit, 2023, 17, art)), "jpaas")
+    return FamilyPortal(
+        portal, "jpaas-json", interleave(reports, news_entries(unit, 2023, 17, art)), "jpaas"
+    )
 
 
 def trs_pdf(year: int = 2021, bump: int = 0) -> bytes:
@@ -229,14 +233,14 @@ def trs_pdf(year: int = 2021, bump: int = 0) -> bytes:
     return docgen.text_pdf(paras[1:], title=None, rows=table_rows(year, bump))
 
 
-def trsnb() -> CmsPortal:
+def trsnb() -> FamilyPortal:
     unit, base = "青石县人民政府", "/trsnb/zwgk/xxgknb/"
 
     def art(stamp: str, n: int) -> str:
         return f"{base}{stamp[:7].replace('-', '')}/t{stamp[:10].replace('-', '')}_{n}.html"
 
     reports = [
-        Entry(_report(unit, y, art(f"{y + 1}-02-2{y % 9}", 8000 + y), y + 5))
+        Entry(report_article(unit, y, art(f"{y + 1}-02-2{y % 9}", 8000 + y), y + 5))
         for y in range(2023, 2015, -1)
     ]
     files = {
@@ -254,7 +258,7 @@ def trsnb() -> CmsPortal:
     hidden = reports[-1]
     hidden.hidden, hidden.expected = True, False
     hidden.article.path = "/trsnb/hidden/" + hidden.article.path.rsplit("/", 1)[1]
-    for entry in reports + (news := _news(unit, 2023, 16, art)):
+    for entry in reports + (news := news_entries(unit, 2023, 16, art)):
         entry.article.href = (
             "./" + entry.article.path.removeprefix(base)
             if entry.article.path.startswith(base)
@@ -275,14 +279,15 @@ def trsnb() -> CmsPortal:
         encoding="gbk",
         charset_header=False,
     )
-    return CmsPortal(portal, "trs-createpage", interleave(reports, news), "trs", per_page=8)
+    return FamilyPortal(portal, "trs-createpage", interleave(reports, news), "trs", per_page=8)
 
 
-def guard() -> CmsPortal:
+def guard() -> FamilyPortal:
     unit = "关山区人民政府"
     art = lambda s, n: f"/guard/art/{s[:10].replace('-', '')}/{n}.html"
     reports = [
-        Entry(_report(unit, y, art(f"{y + 1}-02-01", 9000 + y), y)) for y in (2023, 2022, 2021)
+        Entry(report_article(unit, y, art(f"{y + 1}-02-01", 9000 + y), y))
+        for y in (2023, 2022, 2021)
     ]
     reports[0].kind, reports[0].expected = "guard-412", False
     reports[1].kind, reports[1].expected = "guard-521", False
@@ -299,9 +304,9 @@ def guard() -> CmsPortal:
         "127.0.0.1",
         per_page=20,
     )
-    return CmsPortal(portal, "plain", reports, "generic", per_page=20)
+    return FamilyPortal(portal, "plain", reports, "generic", per_page=20)
 
 
-def build() -> dict[str, CmsPortal]:
+def build() -> dict[str, FamilyPortal]:
     """Fresh family portals (new objects every call: changes mutate them)."""
     return {p.portal.id: p for p in (hwnb(), jpnb(), trsnb(), guard())}

@@ -1,9 +1,12 @@
-"""Page templates per CMS look: 大汉 Hanweb, 浙江 JPaaS, truecms, TRS WCM.
+"""HTML page templates, one look per CMS family: 大汉 Hanweb, 浙江 JPaaS, truecms, TRS WCM.
 
 Each look (``LOOKS``) decides the body container, the title line, the list markup and
 the pager; the shared skeleton adds the chrome every portal has: gov ``<meta>`` tags,
 繁體/无障碍 links, nav, breadcrumb, the 索引号 table, tools, QR code, sidebar and footer,
-with fresh noise (``noise.Fresh``) on every call.
+with the noise values it is given (``mirror.noise.Fresh``). Every portal's article and
+list pages come from here: baseline, family and synthetic portals alike.
+
+May import: ``mirror.model``, ``mirror.noise``.
 """
 
 from __future__ import annotations
@@ -253,14 +256,18 @@ def article_page(
     )
 
 
+def list_item(art: Article) -> str:
+    """One entry of a column list: the linked title and the date."""
+    return (
+        f'<li><a href="{art.href or art.path}" target="_blank" title="{E(art.title)}">'
+        f'{E(art.title)}</a><span class="bt-data-time">{art.date[:10]}</span></li>'
+    )
+
+
 def list_page(portal: Portal, items: list[Article], page: int, npages: int, fresh: Fresh) -> str:
     """One column page: its slice of entries and the pager."""
     look = LOOKS[portal.family]
-    lis = "\n".join(
-        f'<li><a href="{a.href or a.path}" target="_blank" title="{E(a.title)}">{E(a.title)}</a>'
-        f'<span class="bt-data-time">{a.date[:10]}</span></li>'
-        for a in items
-    )
+    lis = "\n".join(list_item(a) for a in items)
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n'
         + head(portal, portal.column, fresh)

@@ -1,6 +1,6 @@
-"""Rebuild 启东's flattened standard tables (one cell per line in the seed) as HTML tables.
+"""Rebuild 启东's flattened standard tables (one cell per block in the page dump) as HTML tables.
 
-The seed lists every cell of the 2019-template tables as its own paragraph. Here they
+The dump lists every cell of the 2019-template tables as its own paragraph. Here they
 become real ``<table>``s, with the row/column spans of the template and Word-paste cell
 markup (``<p><span style=…>``), and long numbers split across two runs as Word does.
 
@@ -8,6 +8,8 @@ markup (``<p><span style=…>``), and long numbers split across two runs as Word
 '<td><p align="center"><span style="font-family:宋体;font-size:10.5pt">12</span></p></td>'
 >>> is_number("+36") and is_number("115800万元") and not is_number("规章")
 True
+
+May import: ``mirror.texts.markup``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 
-from mirror.texts import para_html
+from mirror.texts.markup import para_html
 
 NUM = re.compile(r"^[+-]?\d+(\.\d+)?(万元)?$")
 SPAN = '<span style="font-family:宋体;font-size:10.5pt">'

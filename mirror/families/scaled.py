@@ -1,19 +1,30 @@
-"""Family portals at scale for ``bench/portals.py``: ``portals(count, reports)`` builds
-``count`` portals cycling through the four list mechanisms, each with ``reports``
-reports (plus a fifth as many non-report entries); every fifth report is a file: a PDF
-linked straight from the list, or a cover page with a PDF or DOCX attachment.
+"""Family portals at scale for ``bench/portals.py`` (``MirrorServer(family_bench=(count,
+reports))``): ``portals(count, reports)`` builds ``count`` portals cycling through the four
+list mechanisms, each with ``reports`` reports (plus a fifth as many non-report entries);
+every fifth report is a file: a PDF linked straight from the list, or a cover page with a
+PDF or DOCX attachment.
 
 >>> ps = portals(4, 10)
 >>> [p.mechanism for p in ps], [len(p.expected_paths()) for p in ps]
 (['hanweb-datastore', 'jpaas-json', 'trs-createpage', 'plain'], [10, 10, 10, 10])
+
+May import: ``mirror.families.portals``, ``mirror.texts``, ``mirror.docgen``, ``mirror.model``.
 """
 
 from __future__ import annotations
 
-from mirror import docgen, texts
-from mirror.cms import CmsPortal, Entry, _news, _report, report_paras, table_rows
+from mirror import docgen
+from mirror.families.portals import (
+    Entry,
+    FamilyPortal,
+    news_entries,
+    report_article,
+    report_paras,
+    table_rows,
+)
 from mirror.model import Portal
-from mirror.synthetic import CITIES, UNITS
+from mirror.texts.markup import para_html
+from mirror.texts.names import CITIES, UNITS
 
 MECHANISMS = (
     ("hw", "hanweb-datastore", "hanweb", None, 15),
@@ -36,7 +47,7 @@ def _file_entry(pid: str, i: int, unit: str, year: int, entry: Entry) -> None:
         entry.file = docgen.text_pdf(paras, title=paras[0], rows=table_rows(year))
         return
     entry.kind = "cover"
-    entry.article.body = texts.para_html(["详见附件。"])
+    entry.article.body = para_html(["详见附件。"])
     if i % 20 == 5:
         name, data = f"/{pid}/files/nb{i}.docx", docgen.docx(paras, table_rows(year))
     else:
@@ -45,19 +56,19 @@ def _file_entry(pid: str, i: int, unit: str, year: int, entry: Entry) -> None:
     entry.article.attachments = [entry.attachment[:2]]
 
 
-def portal(n: int, reports: int) -> CmsPortal:
+def portal(n: int, reports: int) -> FamilyPortal:
     """Portal number ``n`` (its mechanism is ``MECHANISMS[n % 4]``)."""
     code, mechanism, family, seed_cms, per_page = MECHANISMS[n % len(MECHANISMS)]
     pid, city = f"{code}{n:02d}", CITIES[n % len(CITIES)]
     entries = []
     for i in range(reports):
         unit, year = city + UNITS[i % len(UNITS)], 2019 + (i // len(UNITS)) % 5
-        entry = Entry(_report(unit, year, _path(pid, family, i), i))
+        entry = Entry(report_article(unit, year, _path(pid, family, i), i))
         entry.article.key = f"r{i}"
         if i % 5 == 0:
             _file_entry(pid, i, unit, year, entry)
         entries.append(entry)
-    news = _news(
+    news = news_entries(
         city + "人民政府", 2023, max(1, reports // 5), lambda s, k: _path(pid, family, 10_000 + k)
     )
     step = max(1, len(entries) // len(news))
@@ -82,8 +93,8 @@ def portal(n: int, reports: int) -> CmsPortal:
         "127.0.0.1",
         per_page=per_page,
     )
-    return CmsPortal(shell, mechanism, mixed + news, seed_cms, per_page=per_page)
+    return FamilyPortal(shell, mechanism, mixed + news, seed_cms, per_page=per_page)
 
 
-def portals(count: int, reports: int) -> list[CmsPortal]:
+def portals(count: int, reports: int) -> list[FamilyPortal]:
     return [portal(n, reports) for n in range(count)]

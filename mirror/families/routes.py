@@ -1,26 +1,28 @@
-"""Routes of the family portals (``mirror.cms``): static pages and files, and
+"""Routes of the family portals (``mirror.families.portals``): static pages and files, and
 the dynamic list endpoints (Hanweb ``dataproxy.jsp`` POSTs, JPaaS ``build/unit`` JSON).
 
 ``static_routes(cp)`` gives path → ``Resp`` (bytes with ETag and Last-Modified);
 ``dynamic_routes(cp)`` gives path → ``fn(method, query, form) -> Resp``.
+
+May import: ``mirror.families.portals``, ``mirror.templates``, ``mirror.hostile``,
+``mirror.answers``, ``mirror.noise``, ``mirror.model``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections.abc import Callable
-from email.utils import formatdate
+from datetime import date
 from urllib.parse import parse_qs
 
-from mirror import families, special
-from mirror.cms import CmsPortal, Entry
+from mirror import hostile, templates
+from mirror.answers import static
+from mirror.families.portals import Entry, FamilyPortal
 from mirror.model import Resp
-from mirror.noise import HEADLINES, Fresh
+from mirror.noise import Fresh
 
 E = html.escape
-LAST_MODIFIED = formatdate(1614556800, usegmt=True)  # 2021-03-01, fixed
 Dynamic = Callable[[str, dict[str, list[str]], dict[str, list[str]]], Resp]
 CTYPES = {
     "pdf": "application/pdf",
@@ -30,52 +32,43 @@ CTYPES = {
 HANWEB_FORM = {"webid": "88", "columnid": "8801", "unitid": "50231"}
 
 
-def static(body: bytes, ctype: str) -> Resp:
-    etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-    return Resp(200, body, {"Content-Type": ctype, "ETag": etag, "Last-Modified": LAST_MODIFIED})
-
-
 def _fresh(pid: str) -> Fresh:
-    return Fresh(0, "2021年3月1日 星期一", "2021-03-01 00:00:00", pid, HEADLINES[:5])
+    return Fresh.fixed(date(2021, 3, 1), pid)
 
 
-def _encode(cp: CmsPortal, text: str) -> Resp:
+def _encode(cp: FamilyPortal, text: str) -> Resp:
     p = cp.portal
     ctype = f"text/html; charset={p.encoding}" if p.charset_header else "text/html"
     return static(text.encode(p.encoding, "xmlcharrefreplace"), ctype)
 
 
-def shell(cp: CmsPortal, inner: str) -> str:
+def shell(cp: FamilyPortal, inner: str) -> str:
     """A column page of the portal's look around ``inner`` (the list area)."""
     p, f = cp.portal, _fresh(cp.portal.id)
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n'
-        + families.head(p, p.column, f)
+        + templates.head(p, p.column, f)
         + "\n<body>\n"
-        + families.top(p, f, None)
+        + templates.top(p, f, None)
         + "\n"
-        + families.crumb(p)
+        + templates.crumb(p)
         + f'\n<div class="main"><h2>{E(p.column)}</h2>\n'
         + inner
         + "\n</div>\n"
-        + families.foot(p, f)
+        + templates.foot(p, f)
         + "\n</body>\n</html>\n"
     )
 
 
 def li(entry: Entry) -> str:
-    a = entry.article
-    return (
-        f'<li><a href="{a.href or a.path}" target="_blank" title="{E(a.title)}">{E(a.title)}</a>'
-        f'<span class="bt-data-time">{a.date[:10]}</span></li>'
-    )
+    return templates.list_item(entry.article)
 
 
 def _record(entry: Entry) -> str:
     return f"<record><![CDATA[{li(entry)}]]></record>"
 
 
-def hanweb_column(cp: CmsPortal) -> str:
+def hanweb_column(cp: FamilyPortal) -> str:
     first = "\n".join(_record(e) for e in cp.entries[: cp.per_page])
     href = (
         f"{cp.portal.prefix}module/web/jpage/dataproxy.jsp?page=1&appid=1&webid={HANWEB_FORM['webid']}&path=/"
@@ -91,7 +84,7 @@ def hanweb_column(cp: CmsPortal) -> str:
     )
 
 
-def dataproxy(cp: CmsPortal) -> Dynamic:
+def dataproxy(cp: FamilyPortal) -> Dynamic:
     """POST ``dataproxy.jsp?startrecord=&endrecord=&perpage=`` with the column's form."""
 
     def answer(method: str, query: dict, form: dict) -> Resp:
@@ -109,7 +102,7 @@ def dataproxy(cp: CmsPortal) -> Dynamic:
     return answer
 
 
-def jpaas_column(cp: CmsPortal) -> str:
+def jpaas_column(cp: FamilyPortal) -> str:
     query = json.dumps(
         {
             "webId": "3185",
@@ -128,7 +121,7 @@ def jpaas_column(cp: CmsPortal) -> str:
     )
 
 
-def unit(cp: CmsPortal) -> Dynamic:
+def unit(cp: FamilyPortal) -> Dynamic:
     """GET ``build/unit?…&paramJson={"pageNo":N,"pageSize":15}`` → ``{"data":{"html":…}}``."""
 
     def answer(method: str, query: dict, form: dict) -> Resp:
@@ -147,7 +140,7 @@ def unit(cp: CmsPortal) -> Dynamic:
     return answer
 
 
-def trs_list(cp: CmsPortal, page: int, pages: int) -> str:
+def trs_list(cp: FamilyPortal, page: int, pages: int) -> str:
     chunk = cp.entries[page * cp.per_page : (page + 1) * cp.per_page]
     return (
         '<div class="xxgk_nb_list"><ul>\n' + "\n".join(li(e) for e in chunk) + "\n</ul>"
@@ -155,7 +148,7 @@ def trs_list(cp: CmsPortal, page: int, pages: int) -> str:
     )
 
 
-def list_routes(cp: CmsPortal) -> dict[str, Resp]:
+def list_routes(cp: FamilyPortal) -> dict[str, Resp]:
     p = cp.portal
     if cp.mechanism == "hanweb-datastore":
         return {p.list_path: _encode(cp, shell(cp, hanweb_column(cp)))}
@@ -164,7 +157,7 @@ def list_routes(cp: CmsPortal) -> dict[str, Resp]:
     if cp.mechanism == "trs-createpage":
         pages = -(-len(cp.entries) // cp.per_page)
         return {
-            families.list_href(p, n): _encode(cp, shell(cp, trs_list(cp, n, pages)))
+            templates.list_href(p, n): _encode(cp, shell(cp, trs_list(cp, n, pages)))
             for n in range(pages)
         }
     return {
@@ -172,16 +165,16 @@ def list_routes(cp: CmsPortal) -> dict[str, Resp]:
     }
 
 
-def entry_routes(cp: CmsPortal, entry: Entry) -> dict[str, Resp]:
+def entry_routes(cp: FamilyPortal, entry: Entry) -> dict[str, Resp]:
     a = entry.article
     if entry.kind in CTYPES:
         return {a.path: static(entry.file, CTYPES[entry.kind])}
     if entry.kind == "guard-412":
-        return {a.path: special.challenge_412()}
+        return {a.path: hostile.challenge_412()}
     if entry.kind == "guard-521":
-        return {a.path: special.jsl_521()}
+        return {a.path: hostile.jsl_521()}
     routes = {
-        a.path: _encode(cp, families.article_page(cp.portal, a, _fresh(cp.portal.id), a.body))
+        a.path: _encode(cp, templates.article_page(cp.portal, a, _fresh(cp.portal.id), a.body))
     }
     if entry.attachment:
         path, _text, data = entry.attachment
@@ -189,14 +182,14 @@ def entry_routes(cp: CmsPortal, entry: Entry) -> dict[str, Resp]:
     return routes
 
 
-def static_routes(cp: CmsPortal) -> dict[str, Resp]:
+def static_routes(cp: FamilyPortal) -> dict[str, Resp]:
     routes = list_routes(cp)
     for entry in cp.entries:
         routes.update(entry_routes(cp, entry))
     return routes
 
 
-def dynamic_routes(cp: CmsPortal) -> dict[str, Dynamic]:
+def dynamic_routes(cp: FamilyPortal) -> dict[str, Dynamic]:
     prefix = cp.portal.prefix
     if cp.mechanism == "hanweb-datastore":
         return {f"{prefix}module/web/jpage/dataproxy.jsp": dataproxy(cp)}

@@ -1,0 +1,212 @@
+"""Benchmark: faults during a crawl, and what they cost. Each fault runs against a fresh
+database and the mirror's synthetic portal, with real ``nianbao crawl`` processes.
+
+Usage: python bench/faults.py [--pages 400] [--only NAME ...]
+
+Prints one line per fault: events lost (stored versions with no event), events
+duplicated (versions with more than one), pages lost (mirror reports never stored), runs
+left ``running``, the peak RSS of the process tree (all descendants of this process,
+sampled from /proc), and the time to recover (from the fault to the end of the re-crawl).
+Goals (issue 9): 0 lost, 0 duplicated, 0 left running, peak RSS under 1.5 GB.
+
+A fault is a function in ``FAULTS``: ``fault(ctx) -> dict`` with its own extra columns;
+``ctx`` gives the database, the seeds and ``start``/``finish`` of crawls. Add new ones
+there (worker killed, zip bomb, SIGHUP, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import TreeSampler  # noqa: E402
+from mirror import MirrorServer  # noqa: E402
+
+PEAK_RSS_GOAL_MB = 1536
+
+
+@dataclass
+class Ctx:
+    """One fault's world: a fresh database, the seeds, the mirror and its size."""
+
+    db: Path
+    seeds: Path
+    mirror: MirrorServer
+    pages: int
+
+    def args(self) -> list[str]:
+        settings = {
+            "DOWNLOAD_DELAY": 0,
+            "AUTOTHROTTLE_ENABLED": "false",
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            "NIANBAO_MAX_PAGES_PER_PORTAL": self.pages * 2 + 100,
+            "NIANBAO_MAX_LIST_PAGES": self.pages // 5 + 50,
+        }
+        out = ["crawl", "--seeds", str(self.seeds), "--portal", "bench", "--quiet", "--json"]
+        for key, value in settings.items():
+            out += ["-s", f"{key}={value}"]
+        return out
+
+    def start(self) -> subprocess.Popen:
+        """A ``nianbao crawl`` in its own process group."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", *self.args()],
+            cwd=ROOT,
+            env=dict(os.environ, NIANBAO_DB=str(self.db)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def finish(self) -> int:
+        """A whole crawl; its exit status."""
+        return self.start().wait(timeout=600)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10) as conn:
+                return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+    def wait_versions(self, run_id: int, n: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.query("SELECT COUNT(*) FROM versions WHERE run_id = ?", (run_id,))
+            if rows and rows[0][0] >= n:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"run {run_id} never stored {n} versions")
+
+
+def kill_9_group(ctx: Ctx) -> dict:
+    """SIGKILL of the whole ``nianbao crawl`` process group mid-crawl, then a re-crawl."""
+    crawl = ctx.start()
+    ctx.wait_versions(1, ctx.pages // 10)
+    os.killpg(crawl.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    crawl.wait()
+    ctx.finish()
+    return {"recover_s": time.monotonic() - t0}
+
+
+def kill_9_parent(ctx: Ctx) -> dict:
+    """SIGKILL of the ``nianbao crawl`` parent only: its child must follow; then a re-crawl."""
+    crawl = ctx.start()
+    ctx.wait_versions(1, ctx.pages // 10)
+    ((child,),) = ctx.query("SELECT child_pid FROM crawl_runs WHERE id = 1")
+    os.kill(crawl.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    crawl.wait()
+    while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+        time.sleep(0.02)
+    child_exit = time.monotonic() - t0
+    ctx.finish()
+    return {"recover_s": time.monotonic() - t0, "child_exit_s": child_exit}
+
+
+def kill_9_edit(ctx: Ctx) -> dict:
+    """A full crawl, every report edited, SIGKILL of the group mid re-crawl, a third crawl."""
+    ctx.finish()
+    ctx.mirror.edit_synthetic({i: "digit" for i in range(ctx.pages)})
+    crawl = ctx.start()
+    ctx.wait_versions(2, ctx.pages // 20)
+    os.killpg(crawl.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    crawl.wait()
+    ctx.finish()
+    return {"recover_s": time.monotonic() - t0}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+FAULTS: list[Callable[[Ctx], dict]] = [kill_9_group, kill_9_parent, kill_9_edit]
+"""Every fault, in the order they run. Other faults are added here."""
+
+
+def losses(ctx: Ctx) -> dict:
+    """Events lost and duplicated, pages lost, runs left running, after the fault."""
+    per_version = [
+        n
+        for (n,) in ctx.query(
+            "SELECT (SELECT COUNT(*) FROM events e WHERE e.new_version_id = v.id) FROM versions v"
+        )
+    ]
+    stored = {u for (u,) in ctx.query("SELECT url FROM reports")}
+    return {
+        "events_lost": per_version.count(0),
+        "events_dup": sum(n - 1 for n in per_version if n > 1),
+        "pages_lost": len(ctx.mirror.expected_reports("bench") - stored),
+        "left_running": len(ctx.query("SELECT id FROM crawl_runs WHERE status = 'running'")),
+    }
+
+
+def run_fault(fault: Callable[[Ctx], dict], pages: int) -> dict:
+    mirror = MirrorServer(synthetic=pages)
+    mirror.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            seeds = Path(tmp) / "seeds.toml"
+            mirror.seeds_toml(seeds)
+            ctx = Ctx(Path(tmp) / "faults.db", seeds, mirror, pages)
+            with TreeSampler() as tree:
+                extra = fault(ctx)
+            return {
+                "fault": fault.__name__,
+                **losses(ctx),
+                "peak_rss_mb": tree.peak_rss / 2**20,
+                **extra,
+            }
+    finally:
+        mirror.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--only", nargs="*", help="fault names to run (default: all)")
+    args = parser.parse_args()
+    print(
+        f"{'fault':<16} {'events lost':>11} {'duplicated':>10} {'pages lost':>10} "
+        f"{'running':>7} {'peak RSS MB':>11} {'recover s':>9}  extra"
+    )
+    rows = []
+    for fault in FAULTS:
+        if args.only and fault.__name__ not in args.only:
+            continue
+        row = run_fault(fault, args.pages)
+        rows.append(row)
+        extra = {k: round(v, 2) for k, v in row.items() if k == "child_exit_s"}
+        print(
+            f"{row['fault']:<16} {row['events_lost']:>11} {row['events_dup']:>10} "
+            f"{row['pages_lost']:>10} {row['left_running']:>7} {row['peak_rss_mb']:>11.0f} "
+            f"{row['recover_s']:>9.1f}  {extra or ''}",
+            flush=True,
+        )
+    bad = [r["fault"] for r in rows if r["events_lost"] or r["events_dup"] or r["left_running"]]
+    peak = max((r["peak_rss_mb"] for r in rows), default=0)
+    print(
+        f"goals: 0 lost, 0 duplicated, 0 left running ({'met' if not bad else 'missed: ' + ', '.join(bad)}); "
+        f"peak RSS {peak:.0f} MB (goal < {PEAK_RSS_GOAL_MB})"
+    )
+
+
+if __name__ == "__main__":
+    main()

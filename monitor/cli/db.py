@@ -1,0 +1,177 @@
+"""The database file commands of ``nianbao``: ``db check`` and ``backup FILE``; and
+``Group``, the ``nianbao`` group class, which turns a damaged database met in any
+command into a clear error (exit 2) naming ``nianbao db check`` instead of a traceback.
+
+``db check`` opens the file read-only and runs SQLite's ``PRAGMA quick_check`` and
+``PRAGMA integrity_check``; ``backup`` copies a live database with SQLite's online backup
+API (one consistent snapshot; a running daemon or crawl keeps writing meanwhile).
+
+May import: monitor.cli.util, monitor.store (and sqlite3).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from monitor.cli.util import BadInput, db_option, echo_json, json_option, open_store
+from monitor.config import default_db
+from monitor.store import APPLICATION_ID, damaged_message, is_damage
+
+
+class Group(click.Group):
+    """The ``nianbao`` group: an SQLite error that means a damaged file is a ``BadInput``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["nianbao.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            where = db_argument(ctx.meta.get("nianbao.argv", []))
+            raise BadInput(damaged_message(where, exc)) from None
+
+
+def db_argument(args: list[str]) -> str:
+    """The ``--db`` a command line names, else the default database.
+
+    >>> db_argument(["events", "--db", "x.db"]), db_argument(["status", "--db=y.db"])
+    ('x.db', 'y.db')
+    """
+    for i, arg in enumerate(args):
+        if arg == "--db" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--db="):
+            return arg[5:]
+    return default_db()
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` read-only: checking a file never changes it."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+
+
+def check_file(path: Path) -> dict:
+    """Integrity of one database file: ``{"db", "ok", "nianbao", "application_id", "problems"}``.
+
+    ``problems`` lists what ``quick_check`` and ``integrity_check`` found (empty when ok).
+    """
+    found: dict = {"db": str(path), "ok": False, "nianbao": False, "application_id": None}
+    try:
+        conn = read_only(path)
+        try:
+            found["application_id"] = conn.execute("PRAGMA application_id").fetchone()[0]
+            problems = []
+            for pragma in ("quick_check", "integrity_check"):
+                rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
+                problems += [f"{pragma}: {r}" for r in rows if r != "ok"]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        problems = [f"cannot read the file: {exc}"]
+    found.update(
+        ok=not problems,
+        nianbao=found["application_id"] == APPLICATION_ID,
+        problems=list(dict.fromkeys(problems)),
+    )
+    return found
+
+
+@click.group("db")
+def db_group() -> None:
+    """Look after the database file (see also `nianbao backup`)."""
+
+
+@db_group.command("check")
+@db_option
+@json_option
+def check(db: Path, as_json: bool) -> None:
+    """Check the database file's integrity (SQLite quick_check and integrity_check).
+
+    Prints ``ok`` or the problems found; exit 1 when the file is damaged.
+    """
+    if not db.is_file():
+        raise BadInput(f"{db}: no such database file")
+    result = check_file(db)
+    if as_json:
+        echo_json(result)
+    elif result["ok"]:
+        mark = "" if result["nianbao"] else " (not marked as a nianbao database)"
+        click.echo(f"{db}: ok{mark}")
+    else:
+        click.echo(f"{db}: DAMAGED", err=False)
+        for problem in result["problems"][:50]:
+            click.echo(f"  {problem}")
+        click.echo("Restore a copy taken with `nianbao backup`, or re-crawl into a new file.")
+    sys.exit(0 if result["ok"] else 1)
+
+
+@click.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@json_option
+def backup(target: Path, db: Path, as_json: bool) -> None:
+    """Copy the database to TARGET while nianbao runs (SQLite's online backup API).
+
+    The copy is one consistent snapshot, checked with quick_check; a daemon or crawl may
+    keep writing meanwhile. TARGET is replaced if it exists, but never the live database.
+    """
+    if not db.is_file():
+        raise BadInput(f"{db}: no such database file")
+    if is_live(target, db):
+        raise BadInput(f"{target}: is the live database (or its journal); choose another file")
+    open_store(db).close()  # a nianbao file, not damaged at first sight
+    started = time.monotonic()
+    copy = copy_database(db, target)
+    copy["seconds"] = round(time.monotonic() - started, 2)
+    if as_json:
+        echo_json(copy)
+    else:
+        click.echo(
+            f"Backed up {db} to {target}: {copy['bytes'] / 1e6:.1f} MB, "
+            f"{copy['seconds']} s, check {copy['check']}"
+        )
+    if copy["check"] != "ok":
+        sys.exit(1)
+
+
+def is_live(target: Path, db: Path) -> bool:
+    """Whether ``target`` is the database itself or one of its ``-wal``/``-shm`` files."""
+    live = db.resolve()
+    names = {live, live.with_name(live.name + "-wal"), live.with_name(live.name + "-shm")}
+    return target.resolve() in names or (target.exists() and target.samefile(db))
+
+
+def copy_database(db: Path, target: Path) -> dict:
+    """Back up ``db`` into ``target`` (through a temporary file renamed into place, so a
+    failed backup leaves an older copy intact); returns what was copied."""
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(db, timeout=30)
+    dest = sqlite3.connect(partial)
+    try:
+        source.execute("PRAGMA busy_timeout = 30000")
+        source.backup(dest)  # one step: a consistent snapshot; writers go on in the WAL
+        dest.execute("PRAGMA journal_mode = DELETE")  # the copy is one self-contained file
+        check = dest.execute("PRAGMA quick_check").fetchone()[0]
+        pages = dest.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        dest.close()
+        source.close()
+    os.replace(partial, target)
+    return {
+        "db": str(db),
+        "backup": str(target),
+        "bytes": target.stat().st_size,
+        "pages": pages,
+        "check": check,
+    }

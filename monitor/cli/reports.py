@@ -1,0 +1,89 @@
+"""The read-only commands of ``nianbao``: events, show, reports, history.
+
+May import: monitor.cli.util, monitor.cli.textout (and through them monitor.store).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from monitor.cli.textout import event_detail, report_table, terminal_safe
+from monitor.cli.util import BadInput, db_option, echo_json, json_option, open_store
+
+
+@click.command()
+@click.option("--since", help="Only events detected on or after this ISO date.")
+@click.option("--kind", type=click.Choice(["new", "edited", "removed", "moved", "restored"]))
+@click.option("--limit", type=int, default=None, help="At most this many events.")
+@db_option
+@json_option
+def events(since, kind, limit, db, as_json) -> None:
+    """List change events, newest first."""
+    with open_store(db) as store:
+        found = store.events.search(since=since, kind=kind, limit=limit)
+    if as_json:
+        echo_json([e.to_json() for e in found])
+        return
+    if not found:
+        click.echo("No events.")
+    for e in found:
+        click.echo(event_detail(e, max_lines=12))
+
+
+@click.command()
+@click.argument("event_id", type=int)
+@db_option
+@json_option
+def show(event_id, db, as_json) -> None:
+    """Print one event with its full diff."""
+    with open_store(db) as store:
+        event = store.events.get(event_id)
+    if event is None:
+        raise BadInput(f"no event {event_id} in {db}")
+    click.echo(
+        json.dumps(event.to_json(), ensure_ascii=False, indent=2)
+        if as_json
+        else event_detail(event)
+    )
+
+
+@click.command()
+@click.option("--portal", help="Only this portal's reports.")
+@db_option
+@json_option
+def reports(portal, db, as_json) -> None:
+    """List the reports known, with their version counts."""
+    with open_store(db) as store:
+        rows = store.reports.summaries(portal)
+    if as_json:
+        echo_json([r.to_json() for r in rows])
+    else:
+        click.echo(report_table(rows))
+
+
+@click.command()
+@click.argument("ref")
+@db_option
+@json_option
+def history(ref, db, as_json) -> None:
+    """List a report's versions (REF is a report id or any URL it was seen at)."""
+    with open_store(db) as store:
+        report = store.reports.find(ref)
+        if report is None:
+            raise BadInput(f"no report {ref!r} in {db}")
+        versions = store.reports.history(report.id)
+    if as_json:
+        echo_json({"report": report.to_json(), "versions": [v.to_json() for v in versions]})
+        return
+    click.echo(
+        terminal_safe(
+            f"#{report.id} {report.issuer} {report.year} {report.title}\n    {report.url}"
+        )
+    )
+    for v in versions:
+        click.echo(
+            f"  v{v.id}  run {v.run_id}  {v.fetched_at}  text {v.text_sha[:12]}  "
+            f"raw {(v.raw_sha or '')[:12]}  {v.chars} chars  {v.url}"
+        )

@@ -1,0 +1,187 @@
+"""The Flask app: feeds, unsubscribe links and a health check, read-only otherwise.
+
+Routes:
+    ``/feed.atom`` (or ``.rss``)       every event, as the outbox last wrote it
+    ``/feeds/<feed-token>.atom``       one subscription's feed; the token comes from
+                                       ``monitor.alerts.feed.feed_token`` (numbered
+                                       ``/feeds/<id>.atom`` only with ``numbered_feeds``)
+    ``/unsubscribe/<token>``           GET asks (a button), POST unsubscribes; RFC 8058 one-click
+                                       (``List-Unsubscribe=One-Click`` in the body) is a POST too
+    ``/health``                        JSON: ``ok`` and whether the database can be read
+
+Pages are Jinja2 templates with autoescaping; every response carries a strict
+Content-Security-Policy and no page loads anything from elsewhere. Feeds are served only from
+files the outbox wrote into ``feed_dir`` (named ``feed.<fmt>`` and ``<subscription-id>.<fmt>``).
+
+May import: flask, the standard library, monitor.store, monitor.alerts.feed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import sqlite3
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file
+from werkzeug.exceptions import HTTPException
+
+from monitor.alerts.feed import feed_token
+from monitor.models import Subscription
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+FEED_NAME = re.compile(r"([A-Za-z0-9_-]{1,64})\.(atom|rss)")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MIME = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+MESSAGES = {
+    404: "没有这个页面（或订阅已退订）。",
+    405: "不支持这种请求方法。",
+    413: "请求内容太大。",
+    500: "服务器出错了，请稍后再试。",
+}
+
+web = Blueprint("web", __name__)
+
+
+def create_app(
+    db_path: str | Path,
+    feed_dir: str | Path,
+    *,
+    numbered_feeds: bool = False,
+) -> Flask:
+    """The web app for the database at ``db_path`` and the feed files in ``feed_dir``.
+
+    Args:
+        numbered_feeds: also serve ``/feeds/<subscription-id>.atom``, which anyone can
+            guess; off by default (feeds are at their unguessable token URLs).
+    """
+    app = Flask(__name__)
+    app.config.update(
+        NIANBAO_DB=Path(db_path).resolve(),
+        NIANBAO_FEEDS=Path(feed_dir).resolve(),
+        NIANBAO_NUMBERED_FEEDS=numbered_feeds,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.register_blueprint(web)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_page)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Referrer-Policy"] = "no-referrer"  # token URLs must not leak onwards
+    response.headers["X-Frame-Options"] = "DENY"
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_page(exc: HTTPException) -> tuple[str, int]:
+    code = exc.code or 500
+    message = MESSAGES.get(code, exc.name)
+    return render_template("error.html", code=code, message=message), code
+
+
+# ---- feeds ------------------------------------------------------------------------------
+
+
+def _feed_file(name: str) -> Response:
+    path = current_app.config["NIANBAO_FEEDS"] / name
+    if not path.is_file():
+        abort(404)
+    fmt = name.rsplit(".", 1)[1]
+    response = send_file(path, mimetype=MIME[fmt], conditional=True, etag=True, max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@web.get("/feed.<any(atom, rss):fmt>")
+def all_events_feed(fmt: str) -> Response:
+    """The feed of every event."""
+    return _feed_file(f"feed.{fmt}")
+
+
+@web.get("/feeds/<name>")
+def subscription_feed(name: str) -> Response:
+    """One subscription's feed, by feed token (or by id with ``numbered_feeds``)."""
+    match = FEED_NAME.fullmatch(name)
+    if not match:
+        abort(404)
+    key, fmt = match.groups()
+    if key.isdigit():
+        if not current_app.config["NIANBAO_NUMBERED_FEEDS"]:
+            abort(404)
+        return _feed_file(f"{int(key)}.{fmt}")
+    sub = _find(lambda s: hmac.compare_digest(feed_token(s.token), key))
+    if sub is None:
+        abort(404)
+    return _feed_file(f"{sub.id}.{fmt}")
+
+
+# ---- unsubscribe ------------------------------------------------------------------------
+
+
+def _find(test) -> Subscription | None:  # noqa: ANN001 (a predicate)
+    """The active subscription that passes ``test``, if any."""
+    with Store(current_app.config["NIANBAO_DB"]) as store:
+        for sub, _ in store.subscriptions.active():
+            if sub.token and test(sub):
+                return sub
+    return None
+
+
+def _by_token(token: str) -> Subscription:
+    if not TOKEN.fullmatch(token):
+        abort(404)
+    sub = _find(lambda s: hmac.compare_digest(s.token, token))
+    if sub is None:
+        abort(404)
+    return sub
+
+
+@web.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> str:
+    """Ask first: mail scanners that follow links must not unsubscribe anyone."""
+    sub = _by_token(token)
+    return render_template("unsubscribe.html", email=sub.email, token=token)
+
+
+@web.post("/unsubscribe/<token>")
+def unsubscribe(token: str) -> str:
+    """Unsubscribe: the page's button, or an RFC 8058 one-click POST from a mail client."""
+    sub = _by_token(token)
+    with Store(current_app.config["NIANBAO_DB"]) as store:
+        store.subscriptions.deactivate([sub.id])
+    logger.info("Subscription %s unsubscribed over HTTP", sub.id)
+    return render_template("unsubscribed.html", email=sub.email)
+
+
+# ---- health -----------------------------------------------------------------------------
+
+
+def _db_readable(path: Path) -> bool:
+    """True when the database file opens read-only and answers a query."""
+    try:
+        with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=2) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.close()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+@web.get("/health")
+def health() -> tuple[dict, int]:
+    """``{"ok": bool, "db": bool}``; 503 when the database cannot be read."""
+    db_ok = _db_readable(current_app.config["NIANBAO_DB"])
+    return {"ok": db_ok, "db": db_ok}, 200 if db_ok else 503
