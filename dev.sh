@@ -16,6 +16,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   touch "$stamp"
 fi
+# The browser tests drive Debian's chromium (Playwright's own download does not work here):
+# install it once where we can (root with apt-get); elsewhere those tests skip with a reason.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+    && [ ! -f .venv/.chromium-tried ]; then
+  touch .venv/.chromium-tried
+  apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || true
+fi
 lint() {
   local out
   .venv/bin/ruff check --quiet . && .venv/bin/ruff format --check --quiet . \

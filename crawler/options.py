@@ -293,6 +293,34 @@ SETTINGS: tuple[Setting, ...] = (
         env="NIANBAO_FEED_LINK",
         flag="--link",
     ),
+    Setting(
+        "NIANBAO_TODAY",
+        None,
+        "str",
+        "`nianbao findings`: the day (YYYY-MM-DD) missing and late reports are judged as of; unset: today",
+        "all",
+        env="NIANBAO_TODAY",
+        flag="--as-of",
+    ),
+    Setting(
+        "NIANBAO_GRACE_DAYS",
+        15,
+        "int",
+        "days after 31 January of Y+1 before year Y's report counts as `missing`",
+        "all",
+        env="NIANBAO_GRACE_DAYS",
+        flag="--grace-days",
+    ),
+    Setting(
+        "NIANBAO_WEB_TOKEN",
+        None,
+        "str",
+        "`nianbao serve`: every page needs this token (?token= once, then a cookie); feeds keep their own",
+        "web",
+        env="NIANBAO_WEB_TOKEN",
+        flag="--auth-token",
+        secret=True,
+    ),
 )
 """The table. Add a setting here, explicitly; ``tests/test_docs.py`` checks the README."""
 

@@ -43,6 +43,9 @@ class EventKind(StrEnum):
     REMOVED = "removed"
     MOVED = "moved"
     RESTORED = "restored"
+    INCONSISTENT = "inconsistent"  # findings on the standard tables (STATS.md)
+    MISSING = "missing"
+    LATE = "late"
 
     @property
     def label(self) -> str:
@@ -56,6 +59,9 @@ KIND_LABELS = {
     EventKind.REMOVED: "删除",
     EventKind.MOVED: "迁移",
     EventKind.RESTORED: "恢复",
+    EventKind.INCONSISTENT: "数据不一致",
+    EventKind.MISSING: "逾期未发布",
+    EventKind.LATE: "逾期发布",
 }
 
 

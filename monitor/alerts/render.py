@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from difflib import SequenceMatcher
 from html import escape
 from urllib.parse import urlsplit
@@ -28,6 +28,9 @@ KIND_ORDER = (
     EventKind.REMOVED,
     EventKind.MOVED,
     EventKind.RESTORED,
+    EventKind.INCONSISTENT,  # findings (STATS.md): 数据不一致 / 逾期未发布 / 逾期发布,
+    EventKind.MISSING,  # the rule and cells are in the event's note
+    EventKind.LATE,
 )
 MAX_DIFF_LINES = 200
 """Diff lines shown per event; the rest is summarised as "其余 N 行略"."""
@@ -152,7 +155,9 @@ def _link(url: str, text: str | None = None) -> str:
     return f'<a href="{escape(href, quote=True)}" style="color:#0969da;">{label}</a>'
 
 
-def _highlight_pair(old: str, new: str) -> tuple[str, str]:
+def _highlight_pair(
+    old: str, new: str, mark: Callable[[str, bool, str], str] | None = None
+) -> tuple[str, str]:
     """Escaped old/new lines with the changed characters wrapped in highlight spans.
 
     The common prefix and suffix are trimmed first, so long lines with a small change stay
@@ -172,10 +177,11 @@ def _highlight_pair(old: str, new: str) -> tuple[str, str]:
         ops = [("replace", 0, len(old_mid), 0, len(new_mid))]
     else:
         ops = SequenceMatcher(None, old_mid, new_mid, autojunk=False).get_opcodes()
+    mark = mark or _mark
     old_html, new_html = [escape(old[:start])], [escape(new[:start])]
     for tag, i1, i2, j1, j2 in ops:
-        old_html.append(_mark(old_mid[i1:i2], tag != "equal", "del_char"))
-        new_html.append(_mark(new_mid[j1:j2], tag != "equal", "ins_char"))
+        old_html.append(mark(old_mid[i1:i2], tag != "equal", "del_char"))
+        new_html.append(mark(new_mid[j1:j2], tag != "equal", "ins_char"))
     old_html.append(escape(old[len(old) - end :]))
     new_html.append(escape(new[len(new) - end :]))
     return "".join(old_html), "".join(new_html)
@@ -187,6 +193,22 @@ def _mark(text: str, changed: bool, style: str) -> str:
     if not changed:
         return escape(text)
     return f'<span style="{_STYLE[style]}">{escape(text)}</span>'
+
+
+def _class_mark(text: str, changed: bool, kind: str) -> str:
+    if not text:
+        return ""
+    return f'<span class="{kind}">{escape(text)}</span>' if changed else escape(text)
+
+
+def highlight_pair(old: str, new: str) -> tuple[str, str]:
+    """As the mails highlight changed characters, but marked with ``class="del_char"`` /
+    ``class="ins_char"`` for pages whose Content-Security-Policy forbids inline styles.
+
+    >>> highlight_pair("予以公开 151", "予以公开 152")[1]
+    '予以公开 15<span class="ins_char">2</span>'
+    """
+    return _highlight_pair(old, new, _class_mark)
 
 
 def _diff_block(removed: list[str], added: list[str]) -> list[str]:

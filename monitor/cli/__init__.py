@@ -1,7 +1,7 @@
 """The ``nianbao`` command line: a thin layer over cycle, store, events and crawler.seeds.
 
 The group is defined here and every command is registered here, from the list ``COMMANDS``
-(each command lives in its module: crawl, runs, reports, alerts, removals, seeds, settings, demo; ``extract``
+(each command lives in its module: crawl, runs, reports, alerts, removals, seeds, settings, demo, web; ``extract``
 is below). Exit codes: 0 success; 1 the job ran but some of it failed (the output says
 what); 2 bad usage or bad input (the message names the file and line).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, reports, runs
+from monitor.cli import alerts, reports, runs, stats, web
 from monitor.cli.crawl import crawl
 from monitor.cli.db import Group, backup, db_group
 from monitor.cli.demo import demo_command
@@ -163,6 +163,10 @@ COMMANDS: list[click.Command] = [
     removals,
     settings,
     demo_command,
+    web.serve,
+    web.search,
+    stats.stats,
+    stats.findings,
     db_group,
     backup,
 ]

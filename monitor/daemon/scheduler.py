@@ -40,6 +40,7 @@ from crawler.seeds import Seed, SeedError, load_seeds
 from monitor import cycle
 from monitor.alerts import EmailChannel, outbox
 from monitor.config import Config, FeedConfig
+from monitor.daemon.status import status as status_doc
 from monitor.models import iso, parse_iso
 from monitor.store import Store
 from monitor.store.locks import HOST, portal_locks
@@ -335,7 +336,12 @@ class Daemon:
         if recovered.runs:
             logger.warning("Recovered interrupted runs: %s", recovered.runs)
         if self.opts.http:
-            app = create_app(self.opts.db, self.opts.feeds, numbered_feeds=self.opts.numbered_feeds)
+            app = create_app(
+                self.opts.db,
+                self.opts.feeds,
+                numbered_feeds=self.opts.numbered_feeds,
+                status=status_doc,
+            )
             self.server = WebServer(app, *self.opts.http)
             self.base_url = public_url(self.server.start(), self.opts.public_url)
         elif self.opts.public_url:

@@ -19,14 +19,15 @@ Each step reads what it needs for the whole run in a few queries (versions with 
 previous versions, reports, pages, move candidates), never a query per report; it writes
 one row per event or changed report.
 
-May import: monitor.store, monitor.events.diff, monitor.events.removals, monitor.models.
+May import: monitor.store, monitor.events.diff, monitor.events.removals,
+monitor.events.stats, monitor.models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from monitor.events import removals
+from monitor.events import removals, stats
 from monitor.events.diff import diff_text, similarity
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
@@ -111,6 +112,7 @@ def _versions(job: _Run) -> None:
     reports = store.reports.by_id({v.report_id for v in versions})
     new_ids = [v.report_id for v in versions if v.id not in prev_ids]
     moves = _MoveFinder(store, job.run_id, new_ids) if new_ids else None
+    judged = stats.judge_stats(store, versions, prev_ids)  # one STATS.md record per version
     merged: dict[int, int] = {}  # a report folded into an older one by a move → that one
     for version in versions:
         if version.report_id in merged:  # a later version of a report merged just now
@@ -125,7 +127,8 @@ def _versions(job: _Run) -> None:
                 _merge_move(job, report, old, version)
                 merged[report.id] = old.id
             continue
-        _edit(job, report, prev, version)
+        _edit(job, report, prev, version, judged.note(version.id))
+    stats.record_findings(job, versions, merged, judged)
     store.reports.mark_judged((v.id for v in versions), job.run_id)
 
 
@@ -154,11 +157,14 @@ def _merge_move(job: _Run, report: Report, old: Report, version: Version) -> Non
     )
 
 
-def _edit(job: _Run, report: Report, prev: Version, version: Version) -> None:
+def _edit(job: _Run, report: Report, prev: Version, version: Version, keys: str = "") -> None:
+    """An ``edited`` event; ``keys`` names the STATS.md keys whose values changed."""
     note = quality_note(prev.quality, version.quality)
     if note is None:
         return  # a scan replaced by a scan: its text (the title line) says nothing
     d = diff_text(prev.text, version.text)
+    if keys and d.changed:
+        note = f"{note}\n{keys}" if note else keys
     if d.changed or note:
         job.record(
             EventKind.EDITED,

@@ -13,6 +13,8 @@ turns a damaged file into a ``StoreError`` that names ``nianbao db check``:
     store.locks          crawl/outbox lock rows                               (lockrows.py)
     store.daemons        daemon heartbeats                                    (lockrows.py)
     store.operator       operator alert states and mails                      (operator.py)
+    store.search         full-text search over versions (FTS5 trigram)        (search.py)
+    store.stats          per-version STATS.md records, findings               (stats.py)
 
 ``Store.ingest(item, run_id)`` is the crawler's one entry point into monitor/ (ingest.py).
 Rows come back as dataclasses (rows.py); lock policy is ``monitor.store.locks``.
@@ -39,6 +41,8 @@ from monitor.store.operator import Operator
 from monitor.store.reports import Reports
 from monitor.store.runs import Runs
 from monitor.store.schema import APPLICATION_ID, migrations
+from monitor.store.search import Search
+from monitor.store.stats import Stats
 from monitor.store.subscriptions import Outbox, Subscriptions
 
 __all__ = ["APPLICATION_ID", "Store", "StoreError", "damaged_message", "is_damage", "now_iso"]
@@ -125,6 +129,8 @@ class Store:
         self.locks = Locks(self.db)
         self.daemons = Daemons(self.db)
         self.operator = Operator(self.db)
+        self.search = Search(self.db)
+        self.stats = Stats(self.db)
         self._ingest = Ingest(self.db, self.runs, self.reports)
 
     def _open(self) -> Database:

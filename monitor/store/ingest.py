@@ -5,7 +5,7 @@ identity (a URL, or the same text on another address of the portal, is the same 
 and makes a version when the canonical address shows a new text. It never decides what
 an event is: ``monitor.events.detect`` reads the versions a run created.
 
-May import: crawler.items, monitor.models, monitor.store.base, .runs and .reports.
+May import: crawler.items, monitor.models, monitor.store.base, .runs, .reports and .search.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from monitor.models import now_iso
 from monitor.store.base import Part
 from monitor.store.reports import Reports
 from monitor.store.runs import GONE_KINDS, Runs
+from monitor.store.search import index_version
 
 
 class Ingest(Part):
@@ -208,6 +209,7 @@ class Ingest(Part):
                 ex.quality,
             ],
         )
+        index_version(self.db, cur.lastrowid, ex.text)  # searchable in the same transaction
         self.db.execute(
             "UPDATE reports SET current_version_id = ?, text_sha = ?, title = ?, "
             "year = COALESCE(?, year), published = COALESCE(?, published), "

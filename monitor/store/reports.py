@@ -245,3 +245,28 @@ class Reports(Part):
             f"DELETE FROM held_removals WHERE report_id IN {IN_JSON}", [json_list(report_ids)]
         )
         return cur.rowcount
+
+    # ---- for the web pages (issue 11) --------------------------------------------
+
+    def count_by_year(self) -> dict[int | None, int]:
+        """Reports still published (not removed), per year, newest year first."""
+        rows = self.db.query(
+            "SELECT year, COUNT(*) AS n FROM reports WHERE status != 'removed' "
+            "GROUP BY year ORDER BY year DESC"
+        )
+        return {r["year"]: r["n"] for r in rows}
+
+    def coverage(self, region: str | None = None) -> list[dict]:
+        """Per (portal, issuer, year): the reports found and how many are still published;
+        ``region`` keeps issuers whose region contains it. Keys: portal_id, issuer, region,
+        year, reports, published, report_id (the lowest)."""
+        where = "WHERE instr(region, ?) > 0" if region else ""
+        return list(
+            self.db.query(
+                "SELECT portal_id, COALESCE(NULLIF(issuer, ''), portal_id) AS issuer, region, year, "
+                "COUNT(*) AS reports, SUM(status != 'removed') AS published, MIN(id) AS report_id "
+                f"FROM reports {where} GROUP BY portal_id, 2, region, year "
+                "ORDER BY region, 2, year",
+                [region] if region else [],
+            )
+        )

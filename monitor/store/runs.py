@@ -255,3 +255,20 @@ class Runs(Part):
     def names(self) -> dict[str, str]:
         """Portal id → name."""
         return {r["id"]: r["name"] for r in self.db.query("SELECT id, name FROM portals")}
+
+    # ---- for the web pages (issue 11) --------------------------------------------
+
+    def portal(self, portal_id: str) -> dict | None:
+        """One ``portals`` row (id, name, region, file, cms, start_urls as a list), or None."""
+        rows = list(self.db.query("SELECT * FROM portals WHERE id = ?", [portal_id]))
+        if not rows:
+            return None
+        return {**rows[0], "start_urls": json.loads(rows[0]["start_urls"] or "[]")}
+
+    def portal_problems(self, portal_id: str, limit: int = 50, offset: int = 0) -> list[Problem]:
+        """A portal's fetch problems, newest first."""
+        return self._all(
+            Problem,
+            "SELECT * FROM problems WHERE portal_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            [portal_id, limit, offset],
+        )

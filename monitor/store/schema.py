@@ -11,6 +11,8 @@ Tables:
     events         new / edited / removed / moved / restored, with diffs
     problems       fetches that gave no content (errors, challenges, soft 404s, ...)
     held_removals  removals held as suspect; operator_states / operator_mails: operator alerts
+    version_search FTS5 (trigram) index over versions.text, for `nianbao search` and /search
+    version_stats  one STATS.md record per version; findings: inconsistent / missing / late
 """
 
 from __future__ import annotations
@@ -209,5 +211,45 @@ def m006_portal_health(db: Database) -> None:
             last_error TEXT, key TEXT, message_id TEXT
         );
         CREATE INDEX operator_mails_status ON operator_mails(status, address);
+        """
+    )
+
+
+@migrations()
+def m007_search(db: Database) -> None:
+    """Full-text search (issue 11): ``version_search``, an FTS5 index with the trigram
+    tokenizer over ``versions.text`` (external content, rowid = version id), built here for
+    the versions already stored and kept current by the ingest that inserts each version."""
+    db.execute(
+        "CREATE VIRTUAL TABLE version_search USING fts5("
+        "text, content='versions', content_rowid='id', tokenize='trigram')"
+    )
+    db.execute("INSERT INTO version_search(version_search) VALUES ('rebuild')")
+
+
+@migrations()
+def m008_stats(db: Database) -> None:
+    """The standard tables as data (issue 10, STATS.md).
+
+    version_stats  one record per version: template, cells / raw / labels / findings (JSON)
+    findings       inconsistent / missing / late findings, one row each (``key`` makes a
+                   finding once), with the event subscribers follow (``event_id``)
+    """
+    db.executescript(
+        """
+        CREATE TABLE version_stats (
+            version_id INTEGER PRIMARY KEY, report_id INTEGER NOT NULL, template TEXT,
+            cells TEXT NOT NULL, raw TEXT NOT NULL, labels TEXT NOT NULL,
+            findings TEXT NOT NULL, computed_at TEXT NOT NULL
+        );
+        CREATE INDEX version_stats_report ON version_stats(report_id, version_id);
+        CREATE TABLE findings (
+            id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+            report_id INTEGER, version_id INTEGER, issuer TEXT, region TEXT, year INTEGER,
+            rule TEXT, "column" TEXT, cells TEXT, expected TEXT, found TEXT,
+            partial INTEGER NOT NULL DEFAULT 0,
+            detail TEXT, detected_at TEXT NOT NULL, run_id INTEGER, event_id INTEGER
+        );
+        CREATE INDEX findings_kind ON findings(kind, year);
         """
     )

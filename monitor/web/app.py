@@ -13,7 +13,10 @@ Pages are Jinja2 templates with autoescaping; every response carries a strict
 Content-Security-Policy and no page loads anything from elsewhere. Feeds are served only from
 files the outbox wrote into ``feed_dir`` (named ``feed.<fmt>`` and ``<subscription-id>.<fmt>``).
 
-May import: flask, the standard library, monitor.store, monitor.alerts.feed.
+The pages (overview, portals, reports, events, coverage, search) are in ``pages.py``, the
+access token in ``auth.py``.
+
+May import: flask, the standard library, monitor.store, monitor.alerts.feed, monitor.web.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import hmac
 import logging
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file
@@ -30,6 +34,8 @@ from werkzeug.exceptions import HTTPException
 from monitor.alerts.feed import feed_token
 from monitor.models import Subscription
 from monitor.store import Store
+from monitor.web.auth import install as install_auth
+from monitor.web.pages import pages
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +61,17 @@ def create_app(
     feed_dir: str | Path,
     *,
     numbered_feeds: bool = False,
+    auth_token: str | None = None,
+    status: Callable[[Store], dict] | None = None,
 ) -> Flask:
     """The web app for the database at ``db_path`` and the feed files in ``feed_dir``.
 
     Args:
         numbered_feeds: also serve ``/feeds/<subscription-id>.atom``, which anyone can
             guess; off by default (feeds are at their unguessable token URLs).
+        auth_token: every page needs it (``monitor.web.auth``); feeds keep their own tokens.
+        status: the ``nianbao status --json`` document of a store, for the overview's
+            portal health (it lives in monitor.daemon, above this layer).
     """
     app = Flask(__name__)
     app.config.update(
@@ -70,7 +81,10 @@ def create_app(
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_AS_ASCII=False,
     )
+    app.config["STATUS_DOC"] = status
     app.register_blueprint(web)
+    app.register_blueprint(pages)
+    install_auth(app, auth_token)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     return app

@@ -1,0 +1,310 @@
+"""``nianbao stats`` (a report's standard tables as data, STATS.md), ``nianbao stats
+export`` (one row per report × key) and ``nianbao findings``.
+
+``nianbao stats TARGET`` is ``nianbao stats show TARGET``: TARGET is a stored report
+(id or URL, parsed from its current version's raw bytes) or a file or URL, read as
+``nianbao extract`` reads it.
+
+May import: crawler.stats, crawler.extract, monitor.store, monitor.events.deadlines,
+monitor.cli.util (and ``monitor.cli.fetch_target``, at call time).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import unicodedata
+from datetime import date
+from pathlib import Path
+
+import click
+
+from crawler.stats import keys, parse_record
+from monitor.cli.textout import terminal_safe
+from monitor.cli.util import (
+    BadInput,
+    db_option,
+    declared_option,
+    echo_json,
+    json_option,
+    open_store,
+)
+
+ACTIVE_ROWS = {
+    "rules": "规章",
+    "normative": "规范性文件",
+    "licensing": "行政许可",
+    "other_services": "其他对外管理服务事项",
+    "penalty": "行政处罚",
+    "coercion": "行政强制",
+    "fees": "行政事业性收费",
+    "procurement": "政府集中采购",
+}
+APPLY_HEAD = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
+APPEAL_HEAD = ("结果维持", "结果纠正", "其他结果", "尚未审结", "总计")
+APPEAL_BLOCKS = {
+    "review": "行政复议",
+    "suit_direct": "行政诉讼·未经复议直接起诉",
+    "suit_after_review": "行政诉讼·复议后起诉",
+}
+EXPORT_FIELDS = (
+    "report_id",
+    "issuer",
+    "region",
+    "year",
+    "template",
+    "url",
+    "version_id",
+    "key",
+    "value",
+    "printed",
+)
+
+
+class StatsGroup(click.Group):
+    """``stats TARGET`` runs ``stats show TARGET``; ``stats export`` the export."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=StatsGroup)
+def stats() -> None:
+    """The standard tables of a report as data (keys of STATS.md): ``nianbao stats
+    REPORT_ID|URL|PATH [--json]``, or ``nianbao stats export``."""
+
+
+def _stored(target: str, db: Path) -> dict | None:
+    if not Path(db).exists():
+        return None
+    with open_store(db) as store:
+        report = store.reports.find(target)
+        if report is None or report.current_version_id is None:
+            return None
+        sources = store.stats.sources([report.current_version_id])
+    if not sources:
+        return None
+    src = sources[0]
+    record = parse_record(src["raw"], src["url"] or "", src["content_type"] or "", src["text"])
+    return {"report_id": report.id, "version_id": src["id"], "url": report.url, **record}
+
+
+def _from_target(target: str) -> dict:
+    from crawler.extract import judge
+    from monitor.cli import fetch_target  # the group module: imported at call time
+
+    body, url, ctype = fetch_target(target)
+    text = judge(body, url, content_type=ctype).text
+    return {
+        "report_id": None,
+        "version_id": None,
+        "url": url,
+        **parse_record(body, url, ctype, text),
+    }
+
+
+@stats.command("show")
+@click.argument("target")
+@db_option
+@json_option
+def show(target, db, as_json) -> None:
+    """The record of one report: a stored report (REPORT_ID or URL) or a file or URL."""
+    data = _stored(target, db) or _from_target(target)
+    if as_json:
+        echo_json(data)
+        return
+    click.echo("\n".join(render_tables(data)))
+
+
+def _cell(data: dict, key: str) -> str:
+    if key not in data["cells"]:
+        return ""
+    value = data["cells"][key]
+    return "·" if value is None else str(value)
+
+
+def _width(text: str) -> int:
+    """Columns a string takes on a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, list[str]]]) -> list[str]:
+    width = max(_width(label) for label, _ in rows)
+    out = [" " * width + "  " + " | ".join(head)]
+    for label, cells in rows:
+        values = " | ".join(c.rjust(_width(h)) for c, h in zip(cells, head, strict=True))
+        out.append(label + " " * (width - _width(label)) + "  " + values)
+    return out
+
+
+def render_tables(data: dict) -> list[str]:
+    """The three tables as text (· an unknown cell), then the findings."""
+    out = [f"url: {data['url']}", f"template: {data['template']}"]
+    if data["template"] not in ("2019", "2021"):
+        return [*out, "(no standard tables)"]
+    active = keys.ACTIVE_2021 if data["template"] == "2021" else keys.ACTIVE_2019
+    out.append("二、主动公开")
+    for row, columns in active.items():
+        cells = ", ".join(f"{c} {_cell(data, f'active.{row}.{c}')}" for c in columns)
+        out.append(f"  {ACTIVE_ROWS[row]}: {cells}")
+    out.append("三、申请")
+    rows = [
+        (row, [_cell(data, f"apply.{row}.{c}") for c in keys.APPLY_COLUMNS])
+        for row in keys.apply_rows(data["template"])
+    ]
+    out += ["  " + line for line in _table(APPLY_HEAD, rows)]
+    out.append("四、行政复议、行政诉讼")
+    rows = [
+        (APPEAL_BLOCKS[b], [_cell(data, f"appeal.{b}.{c}") for c in keys.APPEAL_COLUMNS])
+        for b in keys.APPEAL_BLOCKS
+    ]
+    out += ["  " + line for line in _table(APPEAL_HEAD, rows)]
+    for f in data["findings"]:
+        mark = " (partial)" if f["partial"] else ""
+        out.append(f"{f['rule']} {f['column']}: expected {f['expected']}, found {f['found']}{mark}")
+    return out
+
+
+@stats.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    default="csv",
+    show_default=True,
+    type=click.Choice(["csv", "json", "parquet"]),
+    help="Output format.",
+)
+@click.option("--region", help="Only reports of this region.")
+@click.option("--year", type=int, help="Only reports of this year.")
+@click.option("--template", type=click.Choice(["2019", "2021"]), help="Only this template.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: stdout).",
+)
+@db_option
+def export(fmt, region, year, template, out, db) -> None:
+    """One row per report × key of each stored report's current version: issuer, region,
+    year, template, url, version id, value and printed text. CSV is UTF-8 with a BOM
+    (Excel keeps the Chinese)."""
+    if fmt == "parquet":
+        raise BadInput("--format parquet: parquet not supported (pyarrow is not installed)")
+    with open_store(db) as store:
+        rows = list(store.stats.export_rows(region, year, template))
+    text = _csv(rows) if fmt == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    elif fmt == "csv":
+        sys.stdout.buffer.write(("\ufeff" + text).encode("utf-8"))
+    else:
+        click.echo(text, nl=False)
+
+
+def _csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: row[k] for k in EXPORT_FIELDS} for row in rows)
+    return buffer.getvalue()
+
+
+FINDING_FIELDS = (
+    "id",
+    "kind",
+    "report_id",
+    "issuer",
+    "region",
+    "year",
+    "rule",
+    "column",
+    "cells",
+    "expected",
+    "found",
+    "partial",
+    "detail",
+    "detected_at",
+    "run_id",
+)
+
+
+@click.command("findings")
+@click.option(
+    "--kind", "kinds", metavar="KIND[,KIND]", help="Only these kinds: inconsistent, missing, late."
+)
+@click.option("--region", help="Only this region.")
+@click.option("--year", type=int, help="Only this report year.")
+@declared_option(
+    "NIANBAO_TODAY",
+    "as_of",
+    metavar="DATE",
+    help="Judge missing and late reports as of this day (YYYY-MM-DD); "
+    "without it: today, and new missing/late findings are recorded as events.",
+)
+@declared_option(
+    "NIANBAO_GRACE_DAYS",
+    "grace",
+    type=int,
+    help="Days after 31 January of Y+1 before year Y's report is missing.",
+)
+@db_option
+@json_option
+def findings(kinds, region, year, as_of, grace, db, as_json) -> None:
+    """Findings on the reports: tables that do not add up (inconsistent; partial when a
+    cell is unknown), reports not published by the deadline (missing) or after it (late).
+
+    Without --as-of, new findings are recorded as events (数据不一致 / 逾期未发布 / 逾期发布)
+    that subscribers follow with ``--kind inconsistent,missing,late``."""
+    from monitor.events import deadlines
+    from monitor.events.stats import announce_findings
+
+    wanted = [k.strip() for k in (kinds or "").split(",") if k.strip()]
+    unknown = sorted(set(wanted) - {"inconsistent", "missing", "late"})
+    if unknown:
+        raise BadInput(
+            f"--kind: unknown kind(s) {', '.join(unknown)} (known: inconsistent, missing, late)"
+        )
+    day = _parse_day(as_of)
+    with open_store(db) as store:
+        if as_of is None:
+            with store.immediate():  # today's findings become events subscribers follow
+                deadlines.record_deadlines(store, day, grace)
+                announce_findings(store)
+            rows = store.stats.findings(wanted, region, year)
+        else:
+            stored = store.stats.findings(
+                [k for k in wanted or ["inconsistent"] if k == "inconsistent"], region, year
+            )
+            rows = [r for r in stored if r["detected_at"][:10] <= as_of]
+            computed = deadlines.deadline_findings(store.stats.issuer_years(), day, grace)
+            rows += [
+                {**f, "id": None, "detected_at": None, "run_id": None}
+                for f in computed
+                if (not wanted or f["kind"] in wanted)
+                and (region is None or f["region"] == region)
+                and (year is None or f["year"] == year)
+            ]
+    data = [{k: r.get(k) for k in FINDING_FIELDS} for r in rows]
+    if as_json:
+        echo_json(data)
+        return
+    for r in data:
+        mark = " (partial)" if r["partial"] else ""
+        click.echo(
+            terminal_safe(
+                f"{r['kind']:<13}{r['year'] or '':<6}{r['issuer'] or '':<20}{r['detail']}{mark}"
+            )
+        )
+    click.echo(f"{len(data)} finding(s)")
+
+
+def _parse_day(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--as-of {text!r}: expected a day, YYYY-MM-DD") from None
