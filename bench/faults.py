@@ -17,6 +17,7 @@ there (worker killed, zip bomb, SIGHUP, ...).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sqlite3
@@ -31,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import TreeSampler  # noqa: E402
+from bench._common import TreeSampler, descendants  # noqa: E402
 from mirror import MirrorServer  # noqa: E402
 
 PEAK_RSS_GOAL_MB = 1536
@@ -137,8 +138,119 @@ def _state(pid: int) -> str:
         return "Z"
 
 
-FAULTS: list[Callable[[Ctx], dict]] = [kill_9_group, kill_9_parent, kill_9_edit]
+def _extraction_workers(root: int) -> list[int]:
+    """The crawl's extraction workers: children of its forkserver process."""
+
+    def cmdline(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+
+    tree = descendants(root)
+    servers = {p for p in tree if "forkserver" in cmdline(p)}
+    return [p for p in tree if p in servers and _parent(p) in servers]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _unaccounted(ctx: Ctx) -> dict:
+    """Reports neither stored nor a problem of any run (silently lost), and pages lost
+    twice (``worker_died`` problems)."""
+    stored = {u for (u,) in ctx.query("SELECT url FROM report_urls")}
+    problems = dict(ctx.query("SELECT url, kind FROM problems"))
+    silent = ctx.mirror.expected_reports("bench") - stored - set(problems)
+    status = ctx.query("SELECT status FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    kinds: dict[str, int] = {}
+    for kind in problems.values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {
+        "silent": len(silent),
+        "worker_died": kinds.get("worker_died", 0),
+        "status": status[0][0] if status else "",
+        "problems": ",".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+    }
+
+
+def worker_killed(ctx: Ctx) -> dict:
+    """SIGKILL of one extraction worker mid-crawl (the OOM killer's choice)."""
+    crawl = ctx.start()
+    ctx.wait_versions(1, ctx.pages // 10)
+    t0 = time.monotonic()
+    os.kill(_extraction_workers(crawl.pid)[0], signal.SIGKILL)
+    crawl.wait()
+    return {"recover_s": time.monotonic() - t0, **_unaccounted(ctx)}
+
+
+def workers_killed(ctx: Ctx) -> dict:
+    """Every extraction worker (fresh ones too) killed again and again for 2 s mid-crawl."""
+    crawl = ctx.start()
+    ctx.wait_versions(1, ctx.pages // 10)
+    t0 = time.monotonic()
+    while time.monotonic() < t0 + 2 and crawl.poll() is None:
+        for pid in _extraction_workers(crawl.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    crawl.wait()
+    return {"recover_s": time.monotonic() - t0, **_unaccounted(ctx)}
+
+
+def hostile_files(ctx: Ctx) -> dict:
+    """A full crawl, then a crawl of ``/hostile/``: a 600 MB-XML DOCX zip bomb, a
+    2,000-page PDF, a 200 MB PDF stream, a title with escapes, and links, a 302 and a
+    meta refresh to another port (a second mirror). Peak RSS is the bombs' cost."""
+    ctx.finish()
+    elsewhere = MirrorServer()
+    elsewhere.start()
+    try:
+        seeds = ctx.seeds.with_name("hostile.toml")
+        start = ctx.mirror.url(f"/hostile/index.html?other={elsewhere.base}")
+        seeds.write_text(
+            '[[portal]]\nid = "hostile"\nname = "某县人民政府"\nregion = "测试"\n'
+            f'cms = "generic"\nstart_urls = ["{start}"]\n',
+            encoding="utf-8",
+        )
+        t0 = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "monitor", "crawl", "--seeds", str(seeds), "--quiet"]
+            + ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false"],
+            cwd=ROOT,
+            env=dict(os.environ, NIANBAO_DB=str(ctx.db)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=600,
+        )
+        kinds = sorted(
+            k
+            for (k,) in ctx.query(
+                "SELECT kind FROM problems WHERE portal_id = 'hostile' AND kind != 'listing'"
+            )
+        )
+        return {
+            "recover_s": time.monotonic() - t0,
+            "problems": ",".join(kinds),
+            "elsewhere_fetched": len(list(elsewhere.requests_seen)),
+        }
+    finally:
+        elsewhere.stop()
+
+
+FAULTS: list[Callable[[Ctx], dict]] = [
+    kill_9_group,
+    kill_9_parent,
+    kill_9_edit,
+    worker_killed,
+    workers_killed,
+    hostile_files,
+]
 """Every fault, in the order they run. Other faults are added here."""
+EXTRA_COLUMNS = ("child_exit_s", "silent", "worker_died", "status", "problems", "elsewhere_fetched")
 
 
 def losses(ctx: Ctx) -> dict:
@@ -193,7 +305,11 @@ def main() -> None:
             continue
         row = run_fault(fault, args.pages)
         rows.append(row)
-        extra = {k: round(v, 2) for k, v in row.items() if k == "child_exit_s"}
+        extra = {
+            k: round(v, 2) if isinstance(v, float) else v
+            for k, v in row.items()
+            if k in EXTRA_COLUMNS
+        }
         print(
             f"{row['fault']:<16} {row['events_lost']:>11} {row['events_dup']:>10} "
             f"{row['pages_lost']:>10} {row['left_running']:>7} {row['peak_rss_mb']:>11.0f} "

@@ -79,8 +79,9 @@ class ExtractPipeline:
         pool = ProcessPoolExecutor(
             n, mp_context=context, initializer=workers.init_worker, initargs=self.initargs
         )
-        for _ in range(n):  # start the workers now, while robots.txt and lists load
-            pool.submit(workers.ready)
+        with contextlib.suppress(BrokenProcessPool):  # a worker killed at birth: seen at submit
+            for _ in range(n):  # start the workers now, while robots.txt and lists load
+                pool.submit(workers.ready)
         return pool
 
     def open_spider(self) -> None:
@@ -155,7 +156,13 @@ class ExtractPipeline:
                 self.retry_pool = self._new_pool(1)
             pool = self.retry_pool
             try:
-                return await self._answer(pool.submit(workers.extract_job, *args))
+                try:
+                    future = pool.submit(workers.extract_job, *args)
+                except BrokenProcessPool:  # broken while idle, before this page ran
+                    pool.shutdown(wait=False)
+                    pool = self.retry_pool = self._new_pool(1)
+                    future = pool.submit(workers.extract_job, *args)
+                return await self._answer(future)
             except BrokenProcessPool:
                 self.retry_pool = None
                 pool.shutdown(wait=False, cancel_futures=True)

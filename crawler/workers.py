@@ -24,8 +24,10 @@ MB = 1024 * 1024
 _timeout = 0.0
 
 
-class TaskTimeout(Exception):
-    """The task ran past the time cap (raised by SIGALRM inside the worker)."""
+class TaskTimeout(BaseException):
+    """The task ran past the time cap (raised by SIGALRM inside the worker). A
+    ``BaseException``, as ``KeyboardInterrupt``: the readers' ``except Exception``
+    fallbacks (pypdf → pdfminer) must not swallow it."""
 
 
 def init_worker(memory_mb: int = 0, timeout: float = 0.0, limits: dict | None = None) -> None:
@@ -79,10 +81,13 @@ def extract_job(
 ) -> Extracted | None:
     """``_extract`` under the worker's caps: past the time cap the verdict's problem is
     ``timeout``, past the memory cap ``memory`` (the task's garbage is freed first)."""
-    if _timeout > 0:
-        signal.setitimer(signal.ITIMER_REAL, _timeout)
     try:
-        return _extract(body, url, content_type, default_issuer, prior_fp, anchor)
+        if _timeout > 0:
+            signal.setitimer(signal.ITIMER_REAL, _timeout)
+        try:
+            return _extract(body, url, content_type, default_issuer, prior_fp, anchor)
+        finally:  # an alarm landing here is caught below like any other
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except TaskTimeout as exc:
         return _capped("timeout", str(exc), anchor)
     except MemoryError:
@@ -90,9 +95,6 @@ def extract_job(
         cap = resource.getrlimit(resource.RLIMIT_AS)[0]
         size = "no" if cap == resource.RLIM_INFINITY else f"the {cap // MB} MB"
         return _capped("memory", f"extraction ran out of memory ({size} worker cap)", anchor)
-    finally:
-        if _timeout > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _capped(kind: str, detail: str, anchor: str) -> Extracted:
