@@ -17,12 +17,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 # The browser tests drive Debian's chromium (Playwright's own download does not work here):
-# install it once where we can (root with apt-get); elsewhere those tests skip with a reason.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-    && [ ! -f .venv/.chromium-tried ]; then
-  touch .venv/.chromium-tried
-  apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || true
-fi
+# `test` installs it once where it can (root with apt-get); elsewhere those tests skip.
+browser() {
+  if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+      && [ ! -f .venv/.chromium-tried ]; then
+    touch .venv/.chromium-tried
+    echo "installing Debian's chromium for the browser tests (once)"
+    { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei; } >/dev/null 2>&1 \
+      || echo "could not install chromium: the browser tests will skip" >&2
+  fi
+}
 lint() {
   local out
   .venv/bin/ruff check --quiet . && .venv/bin/ruff format --check --quiet . \
@@ -35,7 +39,7 @@ shift || true
 case "$task" in
   demo)  exec .venv/bin/nianbao demo "$@" ;;
   lint)  lint ;;
-  test)  lint && exec .venv/bin/python -m pytest "$@" ;;
+  test)  lint && browser && exec .venv/bin/python -m pytest "$@" ;;
   bench) for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b" "$@"; done ;;
   *)     echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
 esac
