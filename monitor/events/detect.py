@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from monitor.events import removals, stats
+from monitor.events import about, removals, stats
 from monitor.events.diff import diff_text, similarity
-from monitor.models import Event, EventKind, now_iso
+from monitor.models import Event, EventKind
 from monitor.store import Store
 from monitor.store.rows import Page, Report, Version
 
@@ -46,19 +46,7 @@ class _Run:
     events: list[Event] = field(default_factory=list)
 
     def record(self, kind: EventKind, report: Report, **fields: object) -> None:
-        event = Event(
-            kind=kind.value,
-            report_id=report.id,
-            url=report.url,
-            title=report.title or "",
-            issuer=report.issuer or "",
-            region=report.region or "",
-            portal_id=report.portal_id,
-            year=report.year,
-            detected_at=now_iso(),
-            run_id=self.run_id,
-            **fields,
-        )
+        event = about(kind, report, self.run_id, **fields)
         event.id = self.store.events.add(event)
         self.events.append(event)
 

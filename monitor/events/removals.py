@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from monitor.events import about
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
 from monitor.store.rows import HeldRemoval, Report
@@ -104,19 +105,7 @@ class PortalGuard:
 def mark_removed(store: Store, report: Report, run_id: int | None) -> Event:
     """Mark ``report`` removed and record its ``removed`` event (returned)."""
     store.reports.update(report.id, status="removed", removed_at=now_iso())
-    event = Event(
-        kind=EventKind.REMOVED.value,
-        report_id=report.id,
-        url=report.url,
-        title=report.title or "",
-        issuer=report.issuer or "",
-        region=report.region or "",
-        portal_id=report.portal_id,
-        year=report.year,
-        detected_at=now_iso(),
-        run_id=run_id,
-        old_version_id=report.current_version_id,
-    )
+    event = about(EventKind.REMOVED, report, run_id, old_version_id=report.current_version_id)
     event.id = store.events.add(event)
     return event
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crawler.stats import parse_record
+from monitor.events import about
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
 from monitor.store.rows import Report, Version
@@ -162,17 +163,11 @@ def finding_event(
     kind: EventKind, report: Report, finding: dict, version_id: int | None, run_id: int | None
 ) -> Event:
     """The event subscribers follow for one finding (its detail is the note)."""
-    return Event(
-        kind=kind.value,
-        report_id=report.id,
-        url=report.url,
-        title=report.title or "",
-        issuer=report.issuer or "",
-        region=report.region or "",
-        portal_id=report.portal_id,
+    return about(
+        kind,
+        report,
+        run_id,
         year=finding.get("year", report.year),
-        detected_at=now_iso(),
-        run_id=run_id,
         new_version_id=version_id,
         note=finding["detail"],
     )
