@@ -227,7 +227,7 @@ def wait_closed(clients: list[socket.socket], deadline: float) -> list[socket.so
 
 def test_300_idle_sockets_neither_block_nor_stay(site):
     db, feeds, _ = site
-    running = serve(db, feeds, channel_timeout=2, connection_limit=400)
+    running = serve(db, feeds, channel_timeout=2)  # the default connection limit
     port = int(running.base_url.rsplit(":", 1)[1])
     first = time.monotonic()
     clients = idle_clients(port, 300)

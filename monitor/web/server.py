@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 CHANNEL_TIMEOUT = 30
 """Seconds an open connection may sit without a complete request before it is closed."""
-CONNECTION_LIMIT = 100
-"""Open connections at most; the server stops accepting new ones while at the limit."""
+CONNECTION_LIMIT = 500
+"""Open connections at most (300 idle clients leave room for real ones); the server stops
+accepting new ones while at the limit. Kept well under the usual 1,024 open files."""
 THREADS = 4
 STOP_TIMEOUT = 5.0
 """Seconds ``stop`` lets running requests finish."""
