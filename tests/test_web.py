@@ -359,3 +359,27 @@ def test_public_url_never_invents_an_unreachable_host(caplog):
     for bad in ("ftp://nb.example", "nb.example", "https://nb.example/?a=1", "javascript:x"):
         with pytest.raises(PublicUrlError):
             public_url(None, bad)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("daemon", "--http", "127.0.0.1:99999"),
+        ("daemon", "--public-url", "ftp://example.org"),
+        ("serve", "--http", "127.0.0.1:99999"),
+        ("serve", "--public-url", "http://"),
+        ("deliver", "--public-url", "example.org/nb"),
+    ],
+    ids=[
+        "daemon-http",
+        "daemon-public-url",
+        "serve-http",
+        "serve-public-url",
+        "deliver-public-url",
+    ],
+)
+def test_bad_listen_and_public_url_values_exit_2_before_anything_runs(cli, tmp_path, args):
+    result = cli(*args, db=tmp_path / "nianbao.db")
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "nianbao.db").exists()

@@ -27,15 +27,16 @@ from monitor.cli.util import (
     declared_option,
     duration,
     echo_json,
+    http_address,
     json_option,
     open_store,
+    public_url_option,
     seeds_option,
     settings_option,
 )
 from monitor.daemon.status import status as status_doc
 from monitor.daemon.status import status_text
 from monitor.models import EventKind, Subscription
-from monitor.web.server import ListenError, PublicUrlError, parse_listen, public_url
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 KINDS = [k.value for k in EventKind]
@@ -86,26 +87,6 @@ def setup_logging(level: str, as_json: bool = False) -> None:
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
-def http_address(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> tuple[str, int] | None:
-    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (loopback) → (host, port); bad values exit 2."""
-    if not value:
-        return None
-    try:
-        return parse_listen(value)
-    except ListenError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def checked_public_url(value: str | None) -> str | None:
-    """``--public-url`` / ``NIANBAO_PUBLIC_URL``: an http(s) address, or exit 2."""
-    try:
-        return public_url(None, value) if value else None
-    except PublicUrlError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 def sub_json(row: dict) -> dict:
     data = {k: row.get(k) for k in SUB_FIELDS if k in row}
     data["kinds"] = (
@@ -129,9 +110,7 @@ def sub_json(row: dict) -> dict:
     metavar="HOST:PORT",
     help="Serve /feed.atom, /feeds/<token>.atom and unsubscribe links (a bare PORT binds 127.0.0.1).",
 )
-@declared_option(
-    "NIANBAO_PUBLIC_URL", "public_url", help="Public address for links in mails and feeds."
-)
+@public_url_option("Public address for links in mails and feeds.")
 @declared_option(
     "NIANBAO_NUMBERED_FEEDS",
     "numbered_feeds",
@@ -345,12 +324,7 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
 @click.command()
 @click.option("--retry-failed", is_flag=True, help="First requeue deliveries that failed for good.")
 @declared_option("NIANBAO_RETRY_MAX", "retry_max", help="Longest back-off between retries.")
-@declared_option(
-    "NIANBAO_PUBLIC_URL",
-    "public_url",
-    callback=lambda ctx, param, value: checked_public_url(value),
-    help="Public address of the web server, for unsubscribe links and headers in mails.",
-)
+@public_url_option("Public address of the web server, for unsubscribe links and headers in mails.")
 @click.option(
     "--feeds",
     "feed_dir",

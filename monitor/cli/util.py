@@ -19,6 +19,7 @@ from crawler.options import BY_NAME
 from crawler.seeds import Seed, SeedError, load_seeds
 from monitor.config import default_db, parse_duration
 from monitor.store import Store, StoreError
+from monitor.web.server import ListenError, PublicUrlError, parse_listen, public_url
 
 DEFAULT_SEEDS = Path("seeds")
 
@@ -147,3 +148,33 @@ def parse_settings(pairs: tuple[str, ...]) -> dict:
         except ValueError:
             out[key] = value
     return out
+
+
+def http_address(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, int] | None:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (loopback) → (host, port); bad values exit 2."""
+    if not value:
+        return None
+    try:
+        return parse_listen(value)
+    except ListenError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def checked_public_url(value: str | None) -> str | None:
+    """``--public-url`` / ``NIANBAO_PUBLIC_URL``: an http(s) address, or exit 2."""
+    try:
+        return public_url(None, value) if value else None
+    except PublicUrlError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def public_url_option(help: str) -> Callable:
+    """``--public-url`` / ``NIANBAO_PUBLIC_URL``, checked (exit 2 when not http(s))."""
+    return declared_option(
+        "NIANBAO_PUBLIC_URL",
+        "public_url",
+        callback=lambda ctx, param, value: checked_public_url(value),
+        help=help,
+    )

@@ -1,6 +1,6 @@
 """``nianbao serve`` (the web pages, read-only) and ``nianbao search`` (full-text search).
 
-May import: monitor.cli.util, monitor.cli.alerts (listen and public URL checks),
+May import: monitor.cli.util (listen and public URL options),
 monitor.daemon.status, monitor.web, monitor.store, crawler.textnorm.
 """
 
@@ -13,15 +13,16 @@ from pathlib import Path
 import click
 
 from crawler.textnorm import normalise
-from monitor.cli.alerts import checked_public_url, http_address
 from monitor.cli.textout import terminal_safe
 from monitor.cli.util import (
     BadInput,
     db_option,
     declared_option,
     echo_json,
+    http_address,
     json_option,
     open_store,
+    public_url_option,
 )
 from monitor.daemon.status import status as status_doc
 from monitor.store.search import MARK_END, MARK_START
@@ -40,12 +41,7 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
     help="Where to listen (a bare PORT binds 127.0.0.1; put a reverse proxy in front).",
 )
 @declared_option("NIANBAO_WEB_TOKEN", "auth_token", help="Every page needs this token.")
-@declared_option(
-    "NIANBAO_PUBLIC_URL",
-    "public_url",
-    callback=lambda ctx, param, value: checked_public_url(value),
-    help="The address people reach the pages at (behind a reverse proxy).",
-)
+@public_url_option("The address people reach the pages at (behind a reverse proxy).")
 @click.option(
     "--feeds",
     "feed_dir",
