@@ -74,6 +74,7 @@ class PageItem:
     anchor: str = ""
     issuer_hint: str = ""
     parent_url: str | None = None
+    rendering_of: str | None = None
     unchanged: bool = False
     extracted: Extracted | None = None
 

@@ -130,3 +130,18 @@ def test_scans_replaced_by_scans_are_quiet_and_scan_to_text_is_noted(store):
     (event,) = run(store, page("http://x/a.pdf", TEXT))
     assert event.kind == "edited" and event.note == "版本类型变化: 图片版 → 文字版"
     assert store.events.get(event.id).note == event.note
+
+
+def test_a_rendering_stored_before_its_page_never_becomes_the_report(store):
+    """The 繁體 rendering's extraction can finish before its page's: it is kept back, the
+    page makes the report, and the next crawl links the rendering to it."""
+    canonical, big5 = "http://x/art/1.html", "http://x/big5/art/1.html"
+    rendering = page(big5, TEXT)
+    rendering.rendering_of = canonical
+    events = run(store, rendering, page(canonical, TEXT))
+    assert [(e.kind, e.url) for e in events] == [("new", canonical)]
+    again = page(big5, TEXT)
+    again.rendering_of = canonical
+    assert run(store, page(canonical, TEXT), again) == []
+    (report,) = store.reports.summaries()
+    assert report.url == canonical

@@ -369,6 +369,7 @@ class PortalSpider(scrapy.Spider):
             anchor=meta.get("anchor") or "",
             issuer_hint=seed.name,
             parent_url=meta.get("parent_url"),
+            rendering_of=meta.get("rendering_of"),
             unchanged=not fresh,
         )
         if not fresh:
@@ -399,6 +400,7 @@ class PortalSpider(scrapy.Spider):
                 request = self.report_request(seed, url, response.meta.get("listed_on"), text)
                 if request:
                     request.meta["rendering"] = True
+                    request.meta["rendering_of"] = response.url
                     yield request
 
     def hold_attachments(self, response: Response, seed: Seed) -> None:

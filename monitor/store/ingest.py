@@ -128,6 +128,12 @@ class Ingest(Part):
             self._touch_page(item, run_id, **fields)
             self.runs.count(run_id, item.portal_id, "not_reports")
             return "not-report"
+        if item.rendering_of and not self._known(item):
+            # A 繁體 rendering stored before the page it renders (their extractions race):
+            # keep nothing of it, so the next crawl links it; only the canonical page makes
+            # the report.
+            self.runs.count(run_id, item.portal_id, "unchanged")
+            return "rendering-first"
         report_id, created = self._report_for(item, run_id)
         self._touch_page(item, run_id, report_id=report_id, **fields)
         self.runs.count(run_id, item.portal_id, "reports")
@@ -142,12 +148,32 @@ class Ingest(Part):
             self.runs.count(run_id, item.portal_id, "reports")
         return "unchanged"
 
+    def _known(self, item: PageItem) -> bool:
+        """Whether the report a rendering renders is stored (its page, or its own URL)."""
+        return bool(
+            list(
+                self.db.query(
+                    "SELECT 1 FROM report_urls WHERE url IN (?, ?) LIMIT 1",
+                    [item.url, item.rendering_of],
+                )
+            )
+        )
+
     def _report_for(self, item: PageItem, run_id: int) -> tuple[int, bool]:
         """Find the report this page renders, or create it. Returns (id, created)."""
         ex = item.extracted
         rows = list(self.db.query("SELECT report_id FROM report_urls WHERE url = ?", [item.url]))
         if rows:
             return rows[0]["report_id"], False
+        if item.rendering_of:  # a 繁體 rendering: the report of the page that links it
+            rows = list(
+                self.db.query(
+                    "SELECT report_id FROM report_urls WHERE url = ?", [item.rendering_of]
+                )
+            )
+            if rows:
+                self._touch_report(rows[0]["report_id"], item.url, run_id, item.fetched_at)
+                return rows[0]["report_id"], False
         same = list(
             self.db.query(
                 "SELECT id FROM reports WHERE portal_id = ? AND text_sha = ? ORDER BY id LIMIT 1",
