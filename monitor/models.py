@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     INCONSISTENT = "inconsistent"  # findings on the standard tables (STATS.md)
     MISSING = "missing"
     LATE = "late"
+    MISMATCH = "mismatch"  # prose or last year's figures contradict the tables
 
     @property
     def label(self) -> str:
@@ -62,6 +63,7 @@ KIND_LABELS = {
     EventKind.INCONSISTENT: "数据不一致",
     EventKind.MISSING: "逾期未发布",
     EventKind.LATE: "逾期发布",
+    EventKind.MISMATCH: "数据不符",
 }
 
 

@@ -1,4 +1,5 @@
-"""Identities I1-I4 of STATS.md → findings of kind ``inconsistent``.
+"""Identities I1-I4 of STATS.md → findings of kind ``inconsistent``; last year's carried-out
+against this year's carried-in (M2) → kind ``mismatch``.
 
 Per column, unknown cells are left out of the sums; a finding with an unknown operand
 is ``partial`` (reported apart, never a failure). A side whose operands are all unknown
@@ -90,3 +91,36 @@ def identities(cells: Cells) -> list[dict]:
         parts = [f"appeal.{block}.{c}" for c in keys.APPEAL_COLUMNS[:-1]]
         findings.append(check("I4", block, cells, parts, [f"appeal.{block}.total"]))
     return [f for f in findings if f is not None]
+
+
+def carried(last_year: Cells, this_year: Cells) -> list[dict]:
+    """Rule M2 (kind ``mismatch``): this year's ``apply.carried_in`` against last year's
+    ``apply.carried_out``, per column where both are known. ``expected`` is last year's
+    carried-out figure, ``found`` this year's carried-in.
+
+    >>> last = {"apply.carried_out.total": 5, "apply.carried_out.person": None}
+    >>> this = {"apply.carried_in.total": 3, "apply.carried_in.person": 2}
+    >>> [(f["rule"], f["column"], f["expected"], f["found"]) for f in carried(last, this)]
+    [('M2', 'total', 5, 3)]
+    """
+    out = []
+    for col in keys.APPLY_COLUMNS:
+        before, now = (
+            last_year.get(_apply("carried_out", col)),
+            this_year.get(_apply("carried_in", col)),
+        )
+        if before is None or now is None or before == now:
+            continue
+        out.append(
+            {
+                "kind": "mismatch",
+                "rule": "M2",
+                "column": col,
+                "cells": [_apply("carried_in", col), _apply("carried_out", col)],
+                "expected": before,
+                "found": now,
+                "partial": False,
+                "unknown": [],
+            }
+        )
+    return out

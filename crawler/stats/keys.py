@@ -11,6 +11,7 @@ May import: the standard library only.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 APPLY_COLUMNS = ("person", "business", "research", "nonprofit", "legal", "other_org", "total")
 APPEAL_BLOCKS = ("review", "suit_direct", "suit_after_review")
@@ -140,6 +141,7 @@ def _last(rx: re.Pattern[str], table: list[tuple[str, str]], label: str) -> str 
     return best[1] if best else None
 
 
+@lru_cache(maxsize=4096)  # the same printed labels come back report after report
 def apply_row(label: str, previous: str | None = None) -> str | None:
     """Section 三's row key for a printed label (``previous`` = the row above).
 
@@ -157,6 +159,7 @@ def apply_row(label: str, previous: str | None = None) -> str | None:
     return _last(APPLY_ROW_RX, APPLY_ROW_TABLE, label)
 
 
+@lru_cache(maxsize=4096)
 def active_row(label: str) -> str | None:
     """Section 二's row key: ``active_row("行政事业性收费") == "fees"``."""
     return _last(ACTIVE_ROW_RX, ACTIVE_ROW_TABLE, label)
@@ -170,4 +173,9 @@ def active_columns(label: str) -> list[str]:
     >>> active_columns("信息内容上一年项目数量本年增/减处理决定数量")
     ['prev_items', 'change', 'decisions']
     """
-    return [ACTIVE_COL_TABLE[int(m.lastgroup[1:])][0] for m in ACTIVE_COL_RX.finditer(label)]
+    return list(_active_columns(label))
+
+
+@lru_cache(maxsize=4096)
+def _active_columns(label: str) -> tuple[str, ...]:
+    return tuple(ACTIVE_COL_TABLE[int(m.lastgroup[1:])][0] for m in ACTIVE_COL_RX.finditer(label))

@@ -2,46 +2,58 @@
 
 The record: ``template`` ("2021", "2019", "free" or None), ``cells`` (key → number or
 None when unknown; a key the template lacks is absent), ``raw`` (key → printed text),
-``labels`` (key → printed row label, as matched), ``findings`` (identities I1-I4).
+``labels`` (key → printed row label, as matched), ``findings`` (identities I1-I4, kind
+``inconsistent``; figures of section 一's prose that contradict the tables, kind
+``mismatch`` rule M1: read from ``text``, or from the page when ``text`` has no section 一).
+
+An HTML page is parsed once; a page without ``<table`` is not parsed for tables.
 
 May import: crawler.documents, crawler.stats.*.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from crawler import documents
-from crawler.stats import checks, flat, grid, keys
+from crawler.stats import checks, flat, grid, keys, prose
 from crawler.stats.tables import Reader
 from crawler.stats.values import number
 
+TABLE = re.compile(rb"<table", re.IGNORECASE)
 
-def _items(body: bytes, url: str, content_type: str, text: str) -> Iterator[Iterable]:
+
+def _streams(body: bytes, kind: str | None, tree, text: str) -> Iterator[Iterable]:
     """Candidate item streams, best first: the file's own tables, then the text."""
-    kind = documents.kind_of(url, content_type, body) if body else None
     if kind == "docx":
         yield _safe(grid.docx_items, body)
-    elif kind is None and body:
-        yield _safe(grid.html_items, body)
+    elif tree is not None:
+        yield _safe(grid.html_items, tree)
     if text:
         yield flat.text_items(text)
 
 
-def _safe(reader, body: bytes) -> Iterator:
+def _safe(reader, body) -> Iterator:
     try:
         yield from reader(body)
     except Exception:  # a broken file: fall back to its text
         return
 
 
+FULL = {t: frozenset(keys.template_keys(t)) for t in ("2019", "2021")}  # every cell
+
+
 def _read(streams: Iterator[Iterable]) -> Reader | None:
+    """The stream that yields the most cells; the streams after a complete one are not read."""
     best: Reader | None = None
     for items in streams:
         reader = Reader().feed(items)
-        found = {**reader.found, **reader.appeal_cells()}
-        if reader.template() and (best is None or len(found) > _size(best)):
+        template = reader.template()
+        if template and (best is None or _size(reader) > _size(best)):
             best = reader
+            if FULL[template] <= reader.found.keys() | reader.appeal_cells().keys():
+                break
     return best
 
 
@@ -89,4 +101,14 @@ def parse_record(body: bytes, url: str, content_type: str, text: str) -> dict:
         text: the extracted text (PDF text, flattened tables); "" when unknown.
     """
     body, text = body or b"", text or ""
-    return build(_read(_items(body, url, content_type, text)), text, bool(body.strip()))
+    kind = documents.kind_of(url, content_type, body) if body else None
+    html = kind is None and bool(body)
+    tree = grid.parse_html(body) if html and TABLE.search(body) else None  # parsed once
+    record = build(_read(_streams(body, kind, tree, text)), text, bool(body.strip()))
+    if record["cells"]:
+        section = prose.section_one(text)
+        if not section and html:
+            tree = tree if tree is not None else grid.parse_html(body)
+            section = prose.section_one(grid.page_text(tree))
+        record["findings"] += prose.mismatches(record["cells"], section)
+    return record

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 UNKNOWN = {"", "/", "／", "—", "——", "-", "－", "–", "无", "空", "\\", "\\/"}
 NUMBER = re.compile(r"^([+\-−])?(\d+(?:,\d{3})*(?:\.\d+)?)(?:万元|万|元|件|个|项|条|次)?$")
 SPACE = re.compile(r"[\s\u00a0\u3000\u200b]+")
 
 
+@lru_cache(maxsize=8192)  # cells repeat (0, 1, /, labels): normalise each string once
 def clean(text: str) -> str:
     """NFKC (full-width digits and brackets to half width), all white space removed.
 
@@ -27,6 +29,7 @@ def is_unknown(text: str) -> bool:
     return clean(text) in UNKNOWN
 
 
+@lru_cache(maxsize=8192)
 def is_value(text: str) -> bool:
     """A cell holding a number or an unknown marker (not a label).
 
@@ -37,6 +40,7 @@ def is_value(text: str) -> bool:
     return cleaned in UNKNOWN or NUMBER.match(cleaned) is not None
 
 
+@lru_cache(maxsize=8192)
 def number(text: str) -> int | float | None:
     """The value of a printed cell: int, float for decimals, None when unknown.
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from crawler.stats import keys, parse_record
+from monitor.alerts.cells import ACTIVE_ROWS  # the row names mails use, too
 from monitor.cli.textout import terminal_safe
 from monitor.cli.util import (
     BadInput,
@@ -32,16 +33,6 @@ from monitor.cli.util import (
     open_store,
 )
 
-ACTIVE_ROWS = {
-    "rules": "规章",
-    "normative": "规范性文件",
-    "licensing": "行政许可",
-    "other_services": "其他对外管理服务事项",
-    "penalty": "行政处罚",
-    "coercion": "行政强制",
-    "fees": "行政事业性收费",
-    "procurement": "政府集中采购",
-}
 APPLY_HEAD = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
 APPEAL_HEAD = ("结果维持", "结果纠正", "其他结果", "尚未审结", "总计")
 APPEAL_BLOCKS = {
@@ -190,11 +181,17 @@ def render_tables(data: dict) -> list[str]:
 def export(fmt, region, year, template, out, db) -> None:
     """One row per report × key of each stored report's current version: issuer, region,
     year, template, url, version id, value and printed text. CSV is UTF-8 with a BOM
-    (Excel keeps the Chinese)."""
+    (Excel keeps the Chinese); Parquet (with --out; pip install 'nianbao[parquet]') has
+    the same columns, typed."""
     if fmt == "parquet":
-        raise BadInput("--format parquet: parquet not supported (pyarrow is not installed)")
+        parquet = _pyarrow()
+        if out is None:
+            raise BadInput("--format parquet: give the file to write with --out FILE")
     with open_store(db) as store:
         rows = list(store.stats.export_rows(region, year, template))
+    if fmt == "parquet":
+        _write_parquet(parquet, rows, out)
+        return
     text = _csv(rows) if fmt == "csv" else json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     if out:
         out.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
@@ -202,6 +199,44 @@ def export(fmt, region, year, template, out, db) -> None:
         sys.stdout.buffer.write(("\ufeff" + text).encode("utf-8"))
     else:
         click.echo(text, nl=False)
+
+
+PARQUET_TYPES = {
+    "report_id": "int64",
+    "issuer": "string",
+    "region": "string",
+    "year": "int64",
+    "template": "string",
+    "url": "string",
+    "version_id": "int64",
+    "key": "string",
+    "value": "float64",  # integers and amounts (18651.06) alike; null when unknown
+    "printed": "string",
+}
+
+
+def _pyarrow():
+    """``(pyarrow, pyarrow.parquet)``, or exit 2 saying how to install them."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise BadInput("--format parquet needs pyarrow: pip install 'nianbao[parquet]'") from None
+    return pyarrow, pyarrow.parquet
+
+
+def _write_parquet(parquet, rows: list[dict], out: Path) -> None:
+    """The export's rows as a typed Parquet file (the CSV's columns), written whole or not
+    at all (a temporary file beside ``out``, then renamed)."""
+    pa, pq = parquet
+    schema = pa.schema([(name, getattr(pa, PARQUET_TYPES[name])()) for name in EXPORT_FIELDS])
+    table = pa.Table.from_pylist([{k: row[k] for k in EXPORT_FIELDS} for row in rows], schema)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        pq.write_table(table, partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _csv(rows: list[dict]) -> str:
@@ -212,6 +247,8 @@ def _csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+FINDING_KINDS = ("inconsistent", "mismatch", "missing", "late")
+STORED_KINDS = ("inconsistent", "mismatch")  # judged on the tables, not on a day
 FINDING_FIELDS = (
     "id",
     "kind",
@@ -233,7 +270,10 @@ FINDING_FIELDS = (
 
 @click.command("findings")
 @click.option(
-    "--kind", "kinds", metavar="KIND[,KIND]", help="Only these kinds: inconsistent, missing, late."
+    "--kind",
+    "kinds",
+    metavar="KIND[,KIND]",
+    help="Only these kinds: inconsistent, mismatch, missing, late.",
 )
 @click.option("--region", help="Only this region.")
 @click.option("--year", type=int, help="Only this report year.")
@@ -254,18 +294,20 @@ FINDING_FIELDS = (
 @json_option
 def findings(kinds, region, year, as_of, grace, db, as_json) -> None:
     """Findings on the reports: tables that do not add up (inconsistent; partial when a
-    cell is unknown), reports not published by the deadline (missing) or after it (late).
+    cell is unknown), figures that contradict them (mismatch: section 一's prose, or last
+    year's carried-out against this year's carried-in), reports not published by the
+    deadline (missing) or after it (late).
 
-    Without --as-of, new findings are recorded as events (数据不一致 / 逾期未发布 / 逾期发布)
-    that subscribers follow with ``--kind inconsistent,missing,late``."""
+    Without --as-of, new findings are recorded as events (数据不一致 / 数据不符 / 逾期未发布 /
+    逾期发布) that subscribers follow with ``--kind inconsistent,mismatch,missing,late``."""
     from monitor.events import deadlines
     from monitor.events.stats import announce_findings
 
     wanted = [k.strip() for k in (kinds or "").split(",") if k.strip()]
-    unknown = sorted(set(wanted) - {"inconsistent", "missing", "late"})
+    unknown = sorted(set(wanted) - set(FINDING_KINDS))
     if unknown:
         raise BadInput(
-            f"--kind: unknown kind(s) {', '.join(unknown)} (known: inconsistent, missing, late)"
+            f"--kind: unknown kind(s) {', '.join(unknown)} (known: {', '.join(FINDING_KINDS)})"
         )
     day = _parse_day(as_of)
     with open_store(db) as store:
@@ -275,9 +317,8 @@ def findings(kinds, region, year, as_of, grace, db, as_json) -> None:
                 announce_findings(store)
             rows = store.stats.findings(wanted, region, year)
         else:
-            stored = store.stats.findings(
-                [k for k in wanted or ["inconsistent"] if k == "inconsistent"], region, year
-            )
+            table_kinds = [k for k in wanted or STORED_KINDS if k in STORED_KINDS]
+            stored = store.stats.findings(table_kinds, region, year) if table_kinds else []
             rows = [r for r in stored if r["detected_at"][:10] <= as_of]
             computed = deadlines.deadline_findings(store.stats.issuer_years(), day, grace)
             rows += [

@@ -98,7 +98,8 @@ def _finding(
 def record_deadlines(
     store: Store, as_of: date, grace: int, run_id: int | None = None
 ) -> list[dict]:
-    """Store today's missing/late findings once each, each with its event; return the new."""
+    """Store today's missing/late findings once each, each with its event; return the new
+    (with ``event``: the Event recorded, or None when its report is gone)."""
     new = []
     for finding in deadline_findings(store.stats.issuer_years(), as_of, grace):
         finding.update(detected_at=now_iso(), run_id=run_id)
@@ -106,9 +107,11 @@ def record_deadlines(
         if finding_id is None:
             continue
         report = store.reports.get(finding["report_id"])
+        event = None
         if report is not None:
             kind = EventKind.MISSING if finding["kind"] == "missing" else EventKind.LATE
             event = finding_event(kind, report, finding, None, run_id)
-            store.stats.link_event(finding_id, store.events.add(event))
-        new.append({**finding, "id": finding_id})
+            event.id = store.events.add(event)
+            store.stats.link_event(finding_id, event.id)
+        new.append({**finding, "id": finding_id, "event": event})
     return new

@@ -3,9 +3,11 @@
 ``judge_stats`` runs in the detector's version-judging step (same transaction): it parses
 every version being judged (``crawler.stats.parse_record`` on the raw bytes and text),
 stores the records, and returns per version the keys whose values changed since the
-previous version (for the ``edited`` event) and the new failing identities, which become
-``inconsistent`` findings and events. Partial findings (an unknown operand) are stored
-apart and raise no event.
+previous version (for the ``edited`` event). ``record_findings`` stores the findings of
+the records (identities I1-I4: ``inconsistent``; section 一's prose against the tables:
+``mismatch`` M1) and last year's carried-out against this year's carried-in (``mismatch``
+M2); ``announce_findings`` gives each failing one its event. Partial findings (an unknown
+operand) are stored apart and raise no event.
 
 May import: crawler.stats, monitor.store, monitor.models.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crawler.stats import parse_record
+from crawler.stats import checks, parse_record
 from monitor.events import about
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
@@ -85,78 +87,123 @@ def judge_stats(store: Store, versions: list[Version], prev_ids: dict[int, int])
     return judged
 
 
-def finding_note(finding: dict) -> str:
-    """A finding in Chinese for mail and feeds, with its cells.
+def finding_note(finding: dict, years: tuple[int, int] | None = None) -> str:
+    """A finding in Chinese for mail and feeds, with its cells (``years``: last year and
+    this year, for rule M2).
 
     >>> finding_note({"rule": "I4", "column": "review", "expected": 3, "found": 4,
     ...               "cells": ["appeal.review.upheld", "appeal.review.total"]})
     '数据不一致 I4（行政复议）：应为 3，表中为 4；单元格：appeal.review.upheld, appeal.review.total'
+    >>> finding_note({"kind": "mismatch", "rule": "M1", "column": "new", "expected": 218,
+    ...               "found": 217, "cells": ["apply.new.total"], "quote": "共收到申请217件"})
+    '数据不符 M1（正文）：正文“共收到申请217件”为 217，表中为 218；单元格：apply.new.total'
     """
+    cells = ", ".join(finding["cells"])
+    if finding.get("kind") == "mismatch" and finding["rule"] == "M1":
+        return (
+            f"数据不符 M1（正文）：正文“{finding.get('quote', '')}”为 {_show(finding['found'])}，"
+            f"表中为 {_show(finding['expected'])}；单元格：{cells}"
+        )
     column = COLUMN_LABELS.get(finding["column"], finding["column"])
+    if finding.get("kind") == "mismatch":
+        last, this = years or ("上年", "本年")
+        return (
+            f"数据不符 {finding['rule']}（{column}）：{last}年报告结转下年度 "
+            f"{_show(finding['expected'])}，{this}年报告上年结转 {_show(finding['found'])}；"
+            f"单元格：{this}年 {finding['cells'][0]}, {last}年 {finding['cells'][1]}"
+        )
     return (
         f"数据不一致 {finding['rule']}（{column}）：应为 {_show(finding['expected'])}，"
-        f"表中为 {_show(finding['found'])}；单元格：{', '.join(finding['cells'])}"
+        f"表中为 {_show(finding['found'])}；单元格：{cells}"
     )
 
 
-def inconsistencies(version: Version, record: dict) -> list[dict]:
+def finding_rows(report_id: int, version_id: int, findings: list[dict], years=None) -> list[dict]:
     """The findings rows of one record (partial ones included, flagged), keyed so that the
     same failure in a later version is not recorded again."""
-    rows = []
-    for f in record.get("findings", []):
-        key = (
-            f"inconsistent:{version.report_id}:{f['rule']}:{f['column']}:"
-            f"{f['expected']}:{f['found']}"
-        )
-        rows.append(
-            {
-                **f,
-                "key": key,
-                "report_id": version.report_id,
-                "version_id": version.id,
-                "detail": finding_note(f),
-            }
-        )
+    return [
+        {
+            **f,
+            "key": (
+                f"{f['kind']}:{report_id}:{f['rule']}:{f['column']}:{f['expected']}:{f['found']}"
+            ),
+            "report_id": report_id,
+            "version_id": version_id,
+            "detail": finding_note(f, years),
+        }
+        for f in findings
+    ]
+
+
+def _carried(store: Store, reports: list[Report]) -> list[dict]:
+    """Rule M2 rows for each report's issuer: last year → this year, and this → next (the
+    rows are on the later year's report)."""
+    cells = store.stats.issuer_cells(r.issuer for r in reports if r.issuer)
+    rows, pairs = [], set()
+    for report in reports:
+        near = cells.get((report.issuer, report.region), {})
+        if report.year is None:
+            continue
+        for last, this in ((report.year - 1, report.year), (report.year, report.year + 1)):
+            if last in near and this in near and (report.issuer, report.region, this) not in pairs:
+                pairs.add((report.issuer, report.region, this))
+                report_id, version_id, this_cells = near[this]
+                found = checks.carried(near[last][2], this_cells)
+                rows += finding_rows(report_id, version_id, found, (last, this))
     return rows
 
 
 def record_findings(job, versions: list[Version], merged: dict[int, int], judged: Judged) -> None:
     """Store each record's findings once (``job`` is the detector's run: ``store``,
-    ``run_id``; ``merged`` maps a report folded into another by a move to that one). They
-    become events when announced (``announce_findings``), not as change events of a crawl."""
+    ``run_id``; ``merged`` maps a report folded into another by a move to that one), and
+    the M2 findings between each report and its issuer's reports of the year before and
+    after. They become events when announced (``announce_findings``), not as change events
+    of a crawl."""
     store = job.store
+    reports: dict[int, Report] = {}
     for version in versions:
         record = judged.records.get(version.id)
-        rows = inconsistencies(version, record) if record else []
-        report = (
-            store.reports.get(merged.get(version.report_id, version.report_id)) if rows else None
-        )
-        for row in rows if report else []:
-            row.update(
-                report_id=report.id,
-                issuer=report.issuer,
-                region=report.region,
-                year=report.year,
-                detected_at=now_iso(),
-                run_id=job.run_id,
-            )
-            store.stats.add_finding(row)
+        if not record or record.get("template") not in ("2019", "2021"):
+            continue
+        report = store.reports.get(merged.get(version.report_id, version.report_id))
+        if report is None:
+            continue
+        reports[report.id] = report
+        for row in finding_rows(report.id, version.id, record.get("findings", [])):
+            _add(job, report, row)
+    if reports:
+        for row in _carried(store, list(reports.values())):
+            report = reports.get(row["report_id"]) or store.reports.get(row["report_id"])
+            if report is not None:
+                _add(job, report, row)
 
 
-def announce_findings(store: Store, run_id: int | None = None) -> int:
-    """Each stored failing (not partial) ``inconsistent`` finding without an event gets
-    one (kind ``inconsistent``, 数据不一致), for subscribers; the number announced."""
-    count = 0
+def _add(job, report: Report, row: dict) -> None:
+    row.update(
+        issuer=report.issuer,
+        region=report.region,
+        year=report.year,
+        detected_at=now_iso(),
+        run_id=job.run_id,
+    )
+    job.store.stats.add_finding(row)
+
+
+def announce_findings(store: Store, run_id: int | None = None) -> list[Event]:
+    """Each stored failing (not partial) ``inconsistent`` or ``mismatch`` finding without
+    an event gets one (数据不一致 / 数据不符), for subscribers; the events recorded."""
+    events = []
     for finding in store.stats.unannounced():
         report = store.reports.get(finding["report_id"])
         if report is None:
             continue
         event = finding_event(
-            EventKind.INCONSISTENT, report, finding, finding["version_id"], run_id
+            EventKind(finding["kind"]), report, finding, finding["version_id"], run_id
         )
-        store.stats.link_event(finding["id"], store.events.add(event))
-        count += 1
-    return count
+        event.id = store.events.add(event)
+        store.stats.link_event(finding["id"], event.id)
+        events.append(event)
+    return events
 
 
 def finding_event(

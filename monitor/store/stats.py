@@ -1,5 +1,5 @@
 """The standard tables as data: one STATS.md record per version (``version_stats``) and
-the findings on them (``findings``: inconsistent, missing, late).
+the findings on them (``findings``: inconsistent, mismatch, missing, late).
 
 Records are JSON columns (cells, raw, labels, findings); a finding is written once per
 ``key`` (``INSERT OR IGNORE``), so a re-judged version or a second ``findings`` run never
@@ -59,6 +59,23 @@ class Stats(Part):
         )
         return (rows[0]["version_id"], _record(rows[0])) if rows else None
 
+    def issuer_cells(self, issuers: Iterable[str]) -> dict[tuple, dict[int, tuple]]:
+        """(issuer, region) → year → (report id, version id, cells) of the current versions
+        with standard tables of these issuers' reports (the lowest report id when a year
+        has several). One query for a whole detection."""
+        rows = self.db.query(
+            "SELECT r.id AS report_id, r.issuer, r.region, r.year, s.version_id, s.cells "
+            "FROM reports r JOIN version_stats s ON s.version_id = r.current_version_id "
+            f"WHERE r.issuer IN {IN_JSON} AND r.year IS NOT NULL "
+            "AND s.template IN ('2019', '2021') ORDER BY r.id DESC",
+            [json_list(set(issuers))],
+        )
+        out: dict[tuple, dict[int, tuple]] = {}
+        for r in rows:
+            by_year = out.setdefault((r["issuer"], r["region"]), {})
+            by_year[r["year"]] = (r["report_id"], r["version_id"], json.loads(r["cells"]))
+        return out
+
     def sources(self, version_ids: Iterable[int]) -> list[dict]:
         """What a record is parsed from: id, report_id, url, content_type, raw (bytes), text."""
         rows = self.db.query(
@@ -108,9 +125,10 @@ class Stats(Part):
         self.db.execute("UPDATE findings SET event_id = ? WHERE id = ?", [event_id, finding_id])
 
     def unannounced(self) -> list[dict]:
-        """Failing (not partial) inconsistent findings that have no event yet, oldest first."""
+        """Failing (not partial) inconsistent and mismatch findings that have no event yet,
+        oldest first."""
         rows = self.db.query(
-            "SELECT * FROM findings WHERE kind = 'inconsistent' AND partial = 0 "
+            "SELECT * FROM findings WHERE kind IN ('inconsistent', 'mismatch') AND partial = 0 "
             "AND event_id IS NULL ORDER BY id"
         )
         return [_finding(r) for r in rows]
