@@ -1,10 +1,11 @@
 """Alert channels: the ``Channel`` protocol and ``deliver``, which runs one delivery.
 
-A channel gets a subscription and its events and publishes them: ``EmailChannel`` (the one the
-outbox sends through) and ``monitor.alerts.feed.FeedChannel`` (a feed file per subscription).
-Alerts never run SQL: the caller (``monitor.alerts.outbox``) picks the events, passes a stable
-delivery ``key``, and records the ``DeliveryResult`` it gets back. There is no registry of
-channels: the outbox is built with the one channel it sends through.
+A channel gets a subscription and its events and publishes them: ``EmailChannel``,
+``monitor.alerts.channels.WebhookChannel`` and ``AppriseChannel`` (what a subscription's
+``channel`` names), and ``monitor.alerts.feed.FeedChannel`` (a feed file per subscription).
+Channels never run SQL: the caller (``monitor.alerts.outbox``) picks the events, passes a
+stable delivery ``key``, and records the ``DeliveryResult`` it gets back. The outbox is
+built with the round's email channel and makes the others from each subscription's row.
 
 May import: the standard library, ``monitor.models``, ``monitor.config`` and the modules here.
 """

@@ -15,6 +15,12 @@ How a round works (``deliver_round``):
 5. With operator addresses, the operator's alerts are queued and sent the same way
    (``monitor.alerts.operator``: own rows, own Message-IDs, never in a subscriber's mail).
 
+Each subscription delivers through its channel (``monitor.alerts.channels``): email over
+the round's SMTP connection, or a signed webhook POST, or apprise, with the same batches,
+keys and back-off. An SMTP server that is down stops the round's mails; a webhook or chat
+service that fails holds back only its own subscription. Events are handed to channels
+with their changed numbers named by table cell (``monitor.alerts.cells``).
+
 May import: monitor.alerts (and .operator), monitor.store.locks, monitor.models, monitor.store, monitor.config.
 """
 
@@ -28,13 +34,13 @@ from itertools import groupby
 from pathlib import Path
 
 from monitor import alerts
-from monitor.alerts import operator
+from monitor.alerts import cells, channels, operator
 from monitor.alerts.feed import TAG_PREFIX, write_feed
 from monitor.config import FeedConfig, OperatorConfig
 from monitor.models import Event, Subscription, iso
 from monitor.store import Store
 from monitor.store.locks import OUTBOX_LOCK, describe, named_lock
-from monitor.store.rows import Delivery
+from monitor.store.rows import ChannelRow, Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -116,13 +122,26 @@ class _Round:
     def run(self) -> None:
         rows = self.store.outbox.rows(["pending", "sending"])
         for sub_id, group in groupby(rows, key=lambda r: r.subscription_id):
-            if self.server_down:
-                break
             sub = self.store.subscriptions.get(sub_id)
-            if sub is not None:
-                self.subscription(sub, list(group))
+            where = self.store.subscriptions.channel(sub_id)
+            if sub is None or where is None:
+                continue
+            if self.server_down and where.channel == "email":
+                continue  # the SMTP server is down: mails wait; other channels go on
+            self.subscription(sub, list(group), self.channel_for(where))
 
-    def subscription(self, sub: Subscription, rows: list[Delivery]) -> None:
+    def channel_for(self, where: ChannelRow) -> alerts.Channel:
+        """The channel a subscription delivers through (email: the round's SMTP channel)."""
+        public_url = self.channel.public_url
+        if where.channel == "webhook" and where.target:
+            return channels.WebhookChannel(where.target, where.secret or "", public_url)
+        if where.channel == "apprise" and where.target:
+            return channels.AppriseChannel(where.target, public_url)
+        return self.channel
+
+    def subscription(
+        self, sub: Subscription, rows: list[Delivery], channel: alerts.Channel
+    ) -> None:
         """Resend outstanding batches (in order), then batch what is pending."""
         outstanding = [r for r in rows if r.status == "sending"]
         for key, batch in groupby(outstanding, key=lambda r: r.key):
@@ -130,23 +149,40 @@ class _Round:
             if batch[0].next_attempt_at and batch[0].next_attempt_at > iso(self.now):
                 return  # backing off: later events wait behind this batch
             self.store.outbox.retry_attempt(key, iso(self.now))
-            if not self.send(sub, key, batch, batch[0].attempts + 1):
+            if not self.send(sub, key, batch, batch[0].attempts + 1, channel):
                 return
         pending = [r for r in rows if r.status == "pending"]
         size = 1 if sub.digest == "immediate" else MAX_DIGEST
         for start in range(0, len(pending), size):
             batch = pending[start : start + size]
             key = f"outbox-{batch[0].id}"
-            message_id = alerts.message_id_for(key, self.channel.smtp.sender)
+            if isinstance(channel, channels.WebhookChannel):
+                message_id = channels.idempotency_key(key, channel.secret)
+            elif channel is self.channel:
+                message_id = alerts.message_id_for(key, self.channel.smtp.sender)
+            else:
+                message_id = key
             self.store.outbox.claim([r.id for r in batch], key, message_id, iso(self.now))
-            if not self.send(sub, key, batch, batch[0].attempts + 1):
+            if not self.send(sub, key, batch, batch[0].attempts + 1, channel):
                 return
 
-    def send(self, sub: Subscription, key: str, rows: list[Delivery], attempts: int) -> bool:
-        """Send one claimed batch and record the outcome; True when it was accepted."""
+    def events(self, rows: list[Delivery]) -> list[Event]:
+        """The batch's events, their changed numbers named by table cell."""
         by_id = self.store.events.by_id([r.event_id for r in rows])
         events = [by_id[r.event_id] for r in rows if r.event_id in by_id]
-        result = alerts.deliver(self.channel, sub, events, key=key, unsubscribe_hint=self.hint(sub))
+        return name_cells(self.store, events)
+
+    def send(
+        self,
+        sub: Subscription,
+        key: str,
+        rows: list[Delivery],
+        attempts: int,
+        channel: alerts.Channel,
+    ) -> bool:
+        """Send one claimed batch and record the outcome; True when it was accepted."""
+        events = self.events(rows)
+        result = alerts.deliver(channel, sub, events, key=key, unsubscribe_hint=self.hint(sub))
         if result.ok:
             self.store.outbox.mark_sent(key, iso(datetime.now(UTC)))
             self.summary.mails_sent += 1
@@ -163,11 +199,25 @@ class _Round:
         delay = backoff(attempts, self.retry_max)
         self.store.outbox.mark_retry(key, result.detail, iso(self.now + timedelta(seconds=delay)))
         self.summary.retrying += len(rows)
-        self.server_down = "recipients refused" not in result.detail
+        if channel is self.channel:
+            self.server_down = "recipients refused" not in result.detail
         logger.warning(
-            "Delivery %s to subscription %s will be retried in %.0f s", key, sub.id, delay
+            "Delivery %s to subscription %s will be retried in %.0f s: %s",
+            key,
+            sub.id,
+            delay,
+            result.detail,
         )
         return False
+
+
+def name_cells(store: Store, events: list[Event]) -> list[Event]:
+    """``events`` with their changed numbers named by table cell where both versions have a
+    STATS.md record (``monitor.alerts.cells``)."""
+    ids = cells.version_ids(events)
+    if not ids:
+        return events
+    return cells.name_all(events, store.stats.records(ids))
 
 
 def deliver_round(
@@ -243,8 +293,8 @@ def feed_events(
     """
     recent = recent if recent is not None else store.events.latest(window * 5)
     if sub is None:
-        return recent[:window]
-    return [e for e in recent if sub.matches(e)][:window]
+        return name_cells(store, recent[:window])
+    return name_cells(store, [e for e in recent if sub.matches(e)][:window])
 
 
 def write_one_feed(

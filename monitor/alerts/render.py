@@ -17,7 +17,7 @@ from difflib import SequenceMatcher
 from html import escape
 from urllib.parse import urlsplit
 
-from monitor.models import Event, EventKind
+from monitor.models import Event, EventKind, NumberChange  # noqa: F401  (doctests)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ KIND_ORDER = (
     EventKind.INCONSISTENT,  # findings (STATS.md): 数据不一致 / 逾期未发布 / 逾期发布,
     EventKind.MISSING,  # the rule and cells are in the event's note
     EventKind.LATE,
+    EventKind.MISMATCH,  # 数据不符: prose or last year's figures differ from the tables
 )
 MAX_DIFF_LINES = 200
 """Diff lines shown per event; the rest is summarised as "其余 N 行略"."""
@@ -299,3 +300,90 @@ def render_html(events: Sequence[Event], unsubscribe_hint: str) -> str:
         f'<body style="{_STYLE["body"]}"><h2>{escape(subject(events))}</h2>{blocks}'
         f'<p style="{_STYLE["muted"]}font-size:12px;">退订：{hint}</p></body></html>'
     )
+
+
+# --- chat and webhook summaries -----------------------------------------------------------
+
+SUMMARY_EVENTS = 20
+"""Events spelled out in a chat summary; the rest are counted."""
+
+
+def event_link(event: Event, public_url: str | None) -> str | None:
+    """The event's page under the public URL (``<public_url>/events/<id>``), or None.
+
+    >>> event_link(Event("new", 1, "u", id=7), "https://nb.example/"), event_link(Event("new", 1, "u"), "x")
+    ('https://nb.example/events/7', None)
+    """
+    base = safe_href((public_url or "").rstrip("/"))
+    if not base or event.id is None:
+        return None
+    return f"{base}/events/{event.id}"
+
+
+def _summary_block(event: Event, public_url: str | None) -> list[str]:
+    out = [f"【{event.label}】{_headline(event)}", f"标题：{event.title or '（无标题）'}"]
+    if event.sections:
+        out.append("变动章节：" + "、".join(event.sections))
+    out.extend(f"变动数字：{n.label} {n.before} → {n.after}" for n in event.numbers)
+    if event.note:
+        out.append(event.note)
+    link = event_link(event, public_url)
+    out.append(f"详情：{link}" if link else f"链接：{event.url}")
+    return out
+
+
+def summary_text(events: Sequence[Event], public_url: str | None = None) -> str:
+    """The short Chinese summary every chat channel and webhook gets: per event its
+    changed sections and numbers first, then the link to its event page (with a public
+    URL) or to the report. At most ``SUMMARY_EVENTS`` events; control characters removed.
+
+    >>> print(summary_text([Event("edited", 1, "https://gov.cn/r", issuer="启东市", year=2020,
+    ...     sections=["三"], numbers=[NumberChange("三、(一)予以公开 · 总计", "151", "152")], id=9)],
+    ...     "https://nb.example"))
+    【年报监测】修改 1
+    <BLANKLINE>
+    【修改】启东市 · 2020年
+    标题：（无标题）
+    变动章节：三
+    变动数字：三、(一)予以公开 · 总计 151 → 152
+    详情：https://nb.example/events/9
+    """
+    blocks = ["\n".join(_summary_block(e, public_url)) for e in events[:SUMMARY_EVENTS]]
+    if len(events) > SUMMARY_EVENTS:
+        blocks.append(f"…另有 {len(events) - SUMMARY_EVENTS} 条")
+    return strip_controls(subject(events) + "\n\n" + "\n\n".join(blocks))
+
+
+def payload(
+    events: Sequence[Event], *, key: str, subscription_id: int | None, public_url: str | None
+) -> dict:
+    """The JSON body of a webhook delivery (one batch): deterministic, so a retry of the
+    same batch sends the same bytes."""
+    return {
+        "delivery": key,
+        "subscription": subscription_id,
+        "subject": subject(events),
+        "text": summary_text(events, public_url),
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "label": e.label,
+                "report_id": e.report_id,
+                "title": strip_controls(e.title),
+                "issuer": strip_controls(e.issuer),
+                "region": e.region,
+                "year": e.year,
+                "url": e.url,
+                "old_url": e.old_url,
+                "detected_at": e.detected_at,
+                "sections": e.sections,
+                "numbers": [
+                    {"label": n.label, "before": n.before, "after": n.after} for n in e.numbers
+                ],
+                "note": strip_controls(e.note),
+                "event_url": event_link(e, public_url),
+            }
+            for e in events
+        ],
+    }

@@ -1,7 +1,8 @@
 """The alert and daemon commands of ``nianbao``: daemon, status, subscribe, unsubscribe,
 subscribers, feed, deliver (``monitor.cli.COMMANDS`` lists them).
 
-A thin layer: may import monitor.cli.util, monitor.daemon.scheduler, monitor.alerts.outbox, monitor.daemon.status,
+A thin layer: may import monitor.cli.util, monitor.daemon.scheduler, monitor.alerts.outbox,
+monitor.alerts.channels (parsing --to), monitor.daemon.status,
 monitor.store, monitor.config, monitor.models, crawler.seeds.
 """
 
@@ -17,7 +18,7 @@ import click
 
 from crawler.seeds import Seed
 from monitor import config
-from monitor.alerts import EmailChannel, outbox
+from monitor.alerts import EmailChannel, channels, outbox
 from monitor.alerts.email import valid_address
 from monitor.cli.util import (
     DEFAULT_SEEDS,
@@ -57,6 +58,8 @@ SUB_FIELDS = (
     "sending",
     "sent",
     "failed",
+    "channel",
+    "target",
 )
 
 
@@ -93,7 +96,16 @@ def sub_json(row: dict) -> dict:
         json.loads(row["kinds"]) if isinstance(row.get("kinds"), str) else row.get("kinds")
     )
     data["active"] = bool(row.get("active", 1))
+    channel = row.get("channel") or "email"
+    data["channel"] = channel
+    url = row.get("target") if channel != "email" else row.get("email")
+    data["target"] = channels.Target(channel, url or "").shown
     return data
+
+
+def who(doc: dict) -> str:
+    """Where a subscription (its ``sub_json``) delivers, as lists show it."""
+    return doc["email"] if doc["channel"] == "email" else doc["target"]
 
 
 @click.command()
@@ -203,7 +215,15 @@ def status(db, as_json) -> None:
 
 
 @click.command()
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--to",
+    "to",
+    metavar="URL",
+    help="Where alerts go instead of EMAIL: mailto:ADDRESS, a webhook (https://…), or an "
+    "apprise URL (dingtalk://, wecombot://, feishu://, json://, tgram://, …). Write secrets "
+    "as ${NAME}: they are read from the environment when sending, never stored.",
+)
 @click.option("--region", help="Only events whose region contains this (e.g. 江苏).")
 @click.option("--issuer", help="Only events whose issuer contains this text.")
 @click.option("--year", type=int, help="Only reports for this year.")
@@ -221,16 +241,30 @@ def status(db, as_json) -> None:
 @click.option("--backfill", is_flag=True, help="Also deliver the events already recorded.")
 @db_option
 @json_option
-def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db, as_json) -> None:
-    """Subscribe EMAIL to the events that match every given filter (from now on)."""
-    if not EMAIL.match(email) or not valid_address(email):
+def subscribe(
+    email, to, region, issuer, year, kinds, keyword, digest, backfill, db, as_json
+) -> None:
+    """Subscribe EMAIL (or --to URL) to the events that match every given filter (from now on)."""
+    if bool(email) == bool(to):
+        raise BadInput("give either EMAIL or --to URL (exactly one)")
+    if to:
+        try:
+            target = channels.parse_target(to)
+        except channels.TargetError as exc:
+            raise BadInput(f"--to: {exc}") from None
+        if target.channel == "email":
+            email, target = target.url, None
+    else:
+        target = None
+    if target is None and (not EMAIL.match(email) or not valid_address(email)):
         raise BadInput(f"{email[:80]!r} is not an email address (at most 254 characters)")
     kind_list = [k.strip() for k in (kinds or "").split(",") if k.strip()]
     unknown = sorted(set(kind_list) - set(KINDS))
     if unknown:
         raise BadInput(f"--kind: unknown kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    secret = channels.new_secret() if target and target.channel == "webhook" else None
     sub = Subscription(
-        email,
+        email if target is None else "",
         region=region,
         issuer=issuer,
         year=year,
@@ -239,14 +273,31 @@ def subscribe(email, region, issuer, year, kinds, keyword, digest, backfill, db,
         digest=digest,
     )
     with open_store(db) as store:
-        created = store.subscriptions.add(sub, backfill=backfill)
+        created = store.subscriptions.add(
+            sub,
+            backfill=backfill,
+            channel=target.channel if target else "email",
+            target=target.url if target else None,
+            secret=secret,
+        )
         (row,) = [r for r in store.subscriptions.with_counts() if r.id == created.id]
+    doc = sub_json(row.to_json())
     if as_json:
-        echo_json(sub_json(row.to_json()))
+        echo_json({**doc, **({"webhook_secret": secret} if secret else {})})
         return
     start = "all recorded events" if backfill else f"events after #{row.start_event_id}"
-    click.echo(f"Subscription {row.id} for {email} ({digest}); delivers {start}.")
+    click.echo(f"Subscription {row.id} for {who(doc)} ({digest}); delivers {start}.")
     click.echo(f"Unsubscribe with: nianbao unsubscribe {row.token}")
+    if secret:
+        click.echo(
+            f"Webhook signing key (shown only now; check X-Nianbao-Signature with it): {secret}"
+        )
+    missing = [n for n in channels.placeholders(row.target or "") if not config.env(n)]
+    if missing:
+        click.echo(
+            f"Note: {', '.join(missing)} not set here; set it where nianbao deliver / daemon runs.",
+            err=True,
+        )
 
 
 @click.command()
@@ -264,7 +315,7 @@ def unsubscribe(ref, db, as_json) -> None:
         echo_json({"unsubscribed": [r.id for r in rows]})
     else:
         for r in rows:
-            click.echo(f"Unsubscribed {r['id']} ({r['email']}).")
+            click.echo(f"Unsubscribed {r.id} ({who(sub_json(r.to_json()))}).")
 
 
 @click.command()
@@ -287,7 +338,7 @@ def subscribers(show_all, db, as_json) -> None:
         if r["kinds"]:
             filters = ", ".join(filter(None, [filters, "kind=" + ",".join(r["kinds"])]))
         click.echo(
-            f"{r['id']:>4}  {r['email']:<30} {r['digest']:<9} {'' if r['active'] else '(ended) '}"
+            f"{r['id']:>4}  {who(r):<30} {r['digest']:<9} {'' if r['active'] else '(ended) '}"
             f"{filters or 'all events'}; sent {r['sent']}, pending {r['pending'] + r['sending']}, "
             f"failed {r['failed']}"
         )

@@ -239,6 +239,21 @@ class SubscriptionRow(Row):
     sending: int | None = None
     sent: int | None = None
     failed: int | None = None
+    channel: str = "email"
+    target: str | None = None
+
+
+@dataclass
+class ChannelRow(Row):
+    """Where one subscription delivers: ``channel`` (email, webhook, apprise), ``target``
+    (the URL template with ``${NAME}`` placeholders; NULL for email) and, for webhooks, the
+    signing ``secret``. Never shown: ``SubscriptionRow`` has no secret."""
+
+    id: int
+    email: str
+    channel: str = "email"
+    target: str | None = None
+    secret: str | None = None
 
 
 @dataclass

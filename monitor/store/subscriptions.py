@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from monitor.models import Subscription, now_iso
 from monitor.store.base import IN_JSON, Part, immediate, json_list, marks
 from monitor.store.events import Events
-from monitor.store.rows import Delivery, DeliveryError, SubscriptionRow
+from monitor.store.rows import ChannelRow, Delivery, DeliveryError, SubscriptionRow
 
 STATUSES = ("pending", "sending", "sent", "failed")
 
@@ -45,12 +45,27 @@ class Subscriptions(Part):
         super().__init__(db)
         self.events = events
 
-    def add(self, sub: Subscription, backfill: bool = False) -> Subscription:
-        """Store a new subscription; it starts after the newest event unless ``backfill``."""
+    def add(
+        self,
+        sub: Subscription,
+        backfill: bool = False,
+        *,
+        channel: str = "email",
+        target: str | None = None,
+        secret: str | None = None,
+    ) -> Subscription:
+        """Store a new subscription; it starts after the newest event unless ``backfill``.
+
+        Args:
+            channel: email (to ``sub.email``), webhook or apprise (to ``target``, a URL
+                template whose secrets are ``${NAME}`` placeholders).
+            secret: the webhook's signing key.
+        """
         start = 0 if backfill else self.events.max_id()
         cur = self.db.execute(
             "INSERT INTO subscriptions (email, token, region, issuer, year, kinds, keyword, digest, "
-            "created_at, start_event_id, seen_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, start_event_id, seen_event_id, channel, target, secret) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 sub.email,
                 secrets.token_urlsafe(16),
@@ -63,9 +78,20 @@ class Subscriptions(Part):
                 now_iso(),
                 start,
                 start,
+                channel,
+                target,
+                secret,
             ],
         )
         return self.get(cur.lastrowid)  # type: ignore[return-value]
+
+    def channel(self, sub_id: int) -> ChannelRow | None:
+        """Where a subscription delivers (with the webhook's signing key: never show it)."""
+        return self._one(
+            ChannelRow,
+            "SELECT id, email, channel, target, secret FROM subscriptions WHERE id = ?",
+            [sub_id],
+        )
 
     def get(self, sub_id: int) -> Subscription | None:
         row = self._one(SubscriptionRow, "SELECT * FROM subscriptions WHERE id = ?", [sub_id])
@@ -91,12 +117,13 @@ class Subscriptions(Part):
         return [(subscription_from_row(r), r.seen_event_id) for r in rows]
 
     def find(self, ref: str) -> list[SubscriptionRow]:
-        """Active subscriptions by id, unsubscribe token or email address."""
+        """Active subscriptions by id, unsubscribe token, email address or channel URL."""
         return self._all(
             SubscriptionRow,
             "SELECT * FROM subscriptions WHERE active = 1 AND "
-            "(CAST(id AS TEXT) = ? OR token = ? OR lower(email) = lower(?)) ORDER BY id",
-            [ref, ref, ref],
+            "(CAST(id AS TEXT) = ? OR token = ? OR lower(email) = lower(?) OR target = ?) "
+            "ORDER BY id",
+            [ref, ref, ref, ref],
         )
 
     def deactivate(self, ids: Sequence[int]) -> None:
