@@ -34,19 +34,46 @@ def events(since, kind, limit, db, as_json) -> None:
 
 @click.command()
 @click.argument("event_id", type=int)
+@click.option(
+    "--evidence",
+    is_flag=True,
+    help="Also print what to cite: URLs, fetch times, sha256 of both responses and texts.",
+)
 @db_option
 @json_option
-def show(event_id, db, as_json) -> None:
-    """Print one event with its full diff."""
+def show(event_id, evidence, db, as_json) -> None:
+    """Print one event with its full diff (``--json`` adds its ``evidence``)."""
     with open_store(db) as store:
         event = store.events.get(event_id)
-    if event is None:
-        raise BadInput(f"no event {event_id} in {db}")
-    click.echo(
-        json.dumps(event.to_json(), ensure_ascii=False, indent=2)
-        if as_json
-        else event_detail(event)
-    )
+        if event is None:
+            raise BadInput(f"no event {event_id} in {db}")
+        cited = store.evidence.for_event(event)
+    if as_json:
+        click.echo(json.dumps({**event.to_json(), "evidence": cited}, ensure_ascii=False, indent=2))
+        return
+    click.echo(event_detail(event))
+    if evidence:
+        click.echo(terminal_safe(evidence_text(cited)))
+
+
+def evidence_text(cited: dict) -> str:
+    """``store.evidence.for_event`` as lines for the terminal (the event page shows the same)."""
+    lines = [f"Evidence (证据) for event {cited['event_id']}, report {cited['report_id']}:"]
+    lines += [f"  URL: {u}" for u in cited["urls"]]
+    for side in ("old", "new"):
+        v = cited[side]
+        if v is None:
+            continue
+        raw = f"{v['raw_sha256']}  ({v['raw_bytes']} bytes)" if v["raw_sha256"] else "(not kept)"
+        lines += [
+            f"  {side} version {v['version_id']}: fetched {v['fetched_at']}, "
+            f"HTTP {v['status'] or '?'}, run {v['run_id']}",
+            f"    url             {v['url']}",
+            f"    response sha256 {raw}",
+            f"    text sha256     {v['text_sha256']}  ({v['chars']} chars)",
+        ]
+    lines.append(f"  WARC: {cited['warc']}")
+    return "\n".join(lines)
 
 
 @click.command()
