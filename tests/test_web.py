@@ -383,3 +383,23 @@ def test_bad_listen_and_public_url_values_exit_2_before_anything_runs(cli, tmp_p
     assert result.returncode == 2, result.stderr
     assert "Invalid value for '--" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "nianbao.db").exists()
+
+
+def test_unsubscribe_page_names_a_chat_subscription_by_its_url_template(tmp_path):
+    """A webhook or chat subscription has no address: the page shows its URL as stored,
+    ``${NAME}`` placeholders and all (never a secret: secrets are not stored)."""
+    db = tmp_path / "nianbao.db"
+    with Store(db) as store:
+        sub = store.subscriptions.add(
+            Subscription(""), channel="apprise", target="dingtalk://${DINGTALK_TOKEN}/"
+        )
+    running = serve(db, tmp_path / "feeds")
+    try:
+        url = f"{running.base_url}/unsubscribe/{sub.token}"
+        with get(url) as response:
+            page = response.read().decode()
+        assert "dingtalk://${DINGTALK_TOKEN}/" in page
+        with get(url, data=b"") as response:
+            assert "dingtalk://${DINGTALK_TOKEN}/" in response.read().decode()
+    finally:
+        running.stop()

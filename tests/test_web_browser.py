@@ -1,7 +1,8 @@
 """The web pages in a real browser: headless Chromium (Debian's ``chromium`` package)
-driven by Playwright. Crawl the mirror, edit a number, then check the overview, report
-timeline, event diff (the changed number highlighted), coverage grid and search render
-with no console errors. Screenshots go to ``$NIANBAO_ARTIFACTS`` (default: the test's tmp
+driven by Playwright. Crawl the mirror, edit a number (the crawl records its findings),
+then check the overview, report timeline, event diff (the changed number highlighted),
+coverage grid (late, missing, unknown and the inconsistent mark in the right cells; the
+region and year filters) and search render with no console errors. Screenshots go to ``$NIANBAO_ARTIFACTS`` (default: the test's tmp
 folder). Skips with a reason where the browser or Playwright is missing."""
 
 from __future__ import annotations
@@ -88,9 +89,28 @@ def test_pages_render_without_console_errors(browser, site, shots):
 
     page.goto(f"{base}/coverage")
     row = page.locator("tr", has_text="启东市人民政府")
-    assert row.locator('td[data-year="2020"]').inner_text() == "已发布"
-    assert row.locator('td[data-year="2019"]').inner_text() == "未找到"
+    cell = row.locator('td[data-year="2020"]')  # published 2021-02-19: after 31 January
+    assert cell.get_attribute("data-state") == "late"
+    assert cell.locator("a").inner_text() == "逾期发布" and cell.locator(".flag").is_visible()
+    assert cell.get_attribute("title") == "逾期发布·数据不一致"  # its tables do not add up
+    assert row.locator('td[data-year="2021"]').inner_text() == "逾期未发布"
+    assert row.locator('td[data-year="2019"]').inner_text() == "未知"  # before its first
+    colour = row.locator('td[data-year="2021"]').evaluate("e => getComputedStyle(e).color")
+    assert colour == "rgb(130, 7, 30)"  # the stylesheet loaded: missing is red
+    assert page.locator(".legend li").count() == 6
     page.screenshot(path=shots / "coverage.png", full_page=True)
+    page.fill("input[name=region]", "浙江")
+    page.fill("input[name=from]", "2018")
+    page.fill("input[name=to]", "2020")
+    page.click("text=筛选")
+    states = page.locator("table.grid tbody td.cell")
+    assert [states.nth(i).get_attribute("data-state") for i in range(3)] == [
+        "missing",
+        "late",
+        "unknown",
+    ]
+    assert page.locator("table.grid tbody tr").count() == 1
+    page.screenshot(path=shots / "coverage-zhejiang.png", full_page=True)
 
     page.fill("nav input[name=q]", "予以公開")
     page.press("nav input[name=q]", "Enter")

@@ -10,39 +10,15 @@ import json
 import sqlite3
 import urllib.error
 import urllib.request
+from datetime import date
 
 import pytest
 
-from crawler.seeds import load_seeds
-from monitor import cycle
-from monitor.config import Config
 from monitor.daemon.status import status
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from monitor.web.auth import COOKIE
-
-LOCAL = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 0}
-
-
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory):
-    """A database after a baseline crawl and a crawl of the edited mirror; its edit event."""
-    from mirror import MirrorServer
-
-    tmp = tmp_path_factory.mktemp("web")
-    mirror = MirrorServer()
-    mirror.start()
-    try:
-        mirror.seeds_toml(tmp / "seeds.toml")
-        seeds = load_seeds([tmp / "seeds.toml"])
-        config = Config(db=tmp / "nianbao.db", settings=LOCAL)
-        cycle.crawl(config, seeds, trigger="test")
-        mirror.set_state("edit-number")
-        events = cycle.crawl(config, seeds, trigger="test").events
-        (edit,) = [e for e in events if e.kind == "edited"]
-    finally:
-        mirror.stop()
-    return config.db, edit
+from monitor.web.coverage import last_due_year
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +78,30 @@ def test_event_diff_names_the_changed_cell(client, crawled):
 
 
 def test_coverage_grid_filter_and_csv(client):
-    data = client.get("/coverage.json").json
-    assert data["years"] == [2020, 2019, 2016]
+    data = client.get("/coverage.json").json  # as of today: the reports were first seen today
+    assert data["years"][0] == last_due_year(date.today(), 15)  # up to the last year due
+    assert data["years"][-1] == 2016 and data["as_of"] == date.today().isoformat()
     qidong = next(i for i in data["issuers"] if i["portal_id"] == "qidong")
-    assert qidong["cells"]["2020"]["state"] == "found"
-    assert qidong["cells"]["2019"]["state"] == "not_found"
-    only = client.get("/coverage.json?region=浙江").json
+    cell = qidong["cells"]["2020"]
+    assert (cell["state"], cell["inconsistent"], cell["found"]) == ("late", True, True)
+    assert cell["label"] == "逾期发布·数据不一致"  # published 2021-02-19, due 2021-01-31
+    assert qidong["cells"]["2021"]["state"] == "missing"
+    assert qidong["cells"]["2019"]["state"] == "unknown"  # before its first report
+    only = client.get("/coverage.json?region=浙江&from=2018&to=2020").json
     assert [i["portal_id"] for i in only["issuers"]] == ["zhejiang"]
-    csv = client.get("/coverage?format=csv")
+    assert only["years"] == [2020, 2019, 2018]
+    assert [only["issuers"][0]["cells"][str(y)]["state"] for y in only["years"]] == [
+        "missing",
+        "late",
+        "unknown",
+    ]
+    csv = client.get("/coverage?format=csv&region=南通&from=2020&to=2021")
     assert csv.mimetype == "text/csv" and csv.data.startswith("\ufeff地区".encode())
+    assert csv.get_data(as_text=True).splitlines()[1] == (
+        "江苏省南通市,启东市人民政府,qidong,逾期未发布,逾期发布·数据不一致"
+    )
+    page = client.get("/coverage?region=南通").get_data(as_text=True)
+    assert "逾期未发布" in page and "数据不一致：" in page and 'class="flag"' in page
 
 
 @pytest.mark.parametrize("query", ["予以公开", "予以公開", "予以公开"])

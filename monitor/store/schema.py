@@ -253,3 +253,36 @@ def m008_stats(db: Database) -> None:
         CREATE INDEX findings_kind ON findings(kind, year);
         """
     )
+
+
+@migrations()
+def m009_channels(db: Database) -> None:
+    """Channels besides email (issue 11): where a subscription delivers.
+
+    subscriptions.channel  email (as before: the ``email`` column), webhook or apprise
+    subscriptions.target   the webhook or apprise URL as given, ``${NAME}`` placeholders kept
+                           (secrets stay in the environment; NULL for email)
+    subscriptions.secret   the webhook's HMAC-SHA256 signing key (ours, like ``token``)
+
+    Existing subscriptions become ``email`` ones and deliver exactly as before.
+    """
+    db.executescript(
+        """
+        ALTER TABLE subscriptions ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+        ALTER TABLE subscriptions ADD COLUMN target TEXT;
+        ALTER TABLE subscriptions ADD COLUMN secret TEXT;
+        """
+    )
+
+
+@migrations()
+def m010_web_indexes(db: Database) -> None:
+    """Indexes the web pages and ``/metrics`` need with 100,000 events (issue 11):
+    a report's events (the report timeline) and events counted by kind (``/metrics``)
+    read an index instead of every event's diff."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS events_report ON events(report_id, detected_at);
+        CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
+        """
+    )

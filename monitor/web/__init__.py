@@ -1,9 +1,12 @@
 """The HTTP side: a Flask app (``app.create_app``) served by waitress (``server.WebServer``).
 
-Feeds, unsubscribe links and a health check today; the web pages of issue 11 go here too.
-``parse_listen`` and ``public_url`` check ``--http`` values and pick the base URL for links.
+Feeds, unsubscribe links, a health check, ``/metrics`` (``metrics.py``) and the web pages of
+issue 11 (``pages.py``; the coverage grid's states in ``coverage.py``), each request on a
+read-only connection (``db.py``). ``parse_listen`` and ``public_url`` check ``--http``
+values and pick the base URL for links.
 
-May import: flask, waitress, monitor.store, monitor.alerts, monitor.models.
+May import: flask, waitress, prometheus_client, monitor.store, monitor.alerts,
+monitor.events (the deadline rule), monitor.models.
 """
 
 from __future__ import annotations

@@ -8,15 +8,21 @@ Routes:
     ``/unsubscribe/<token>``           GET asks (a button), POST unsubscribes; RFC 8058 one-click
                                        (``List-Unsubscribe=One-Click`` in the body) is a POST too
     ``/health``                        JSON: ``ok`` and whether the database can be read
+    ``/metrics``                       Prometheus text format, read from the database at
+                                       scrape time (``metrics.py``); needs the access
+                                       token when one is set (``Authorization: Bearer``)
 
 Pages are Jinja2 templates with autoescaping; every response carries a strict
 Content-Security-Policy and no page loads anything from elsewhere. Feeds are served only from
 files the outbox wrote into ``feed_dir`` (named ``feed.<fmt>`` and ``<subscription-id>.<fmt>``).
 
 The pages (overview, portals, reports, events, coverage, search) are in ``pages.py``, the
-access token in ``auth.py``.
+access token in ``auth.py``. Each request reads through ``db.Databases``: a read-only
+connection, migrations checked once per file and schema; a database that cannot be read
+gives a 503 page (and the next request checks the file again).
 
-May import: flask, the standard library, monitor.store, monitor.alerts.feed, monitor.web.
+May import: flask, prometheus_client, the standard library, monitor.store, monitor.alerts.feed,
+monitor.web.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
 from monitor.alerts.feed import feed_token
 from monitor.models import Subscription
-from monitor.store import Store
+from monitor.store import StoreError
 from monitor.web.auth import install as install_auth
+from monitor.web.db import Databases
+from monitor.web.metrics import exposition, registry_for
 from monitor.web.pages import pages
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ MESSAGES = {
     405: "不支持这种请求方法。",
     413: "请求内容太大。",
     500: "服务器出错了，请稍后再试。",
+    503: "数据库暂时无法读取，请稍后再试。",
 }
 
 web = Blueprint("web", __name__)
@@ -62,7 +72,8 @@ def create_app(
     *,
     numbered_feeds: bool = False,
     auth_token: str | None = None,
-    status: Callable[[Store], dict] | None = None,
+    status: Callable | None = None,
+    grace_days: int | None = None,
 ) -> Flask:
     """The web app for the database at ``db_path`` and the feed files in ``feed_dir``.
 
@@ -72,6 +83,8 @@ def create_app(
         auth_token: every page needs it (``monitor.web.auth``); feeds keep their own tokens.
         status: the ``nianbao status --json`` document of a store, for the overview's
             portal health (it lives in monitor.daemon, above this layer).
+        grace_days: days after 31 January before a report is missing on ``/coverage``
+            (``NIANBAO_GRACE_DAYS``; default: the setting's default).
     """
     app = Flask(__name__)
     app.config.update(
@@ -82,11 +95,17 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.config["STATUS_DOC"] = status
+    app.config["GRACE_DAYS"] = grace_days
+    databases = Databases(app.config["NIANBAO_DB"])
+    app.extensions["nianbao_db"] = databases
+    app.extensions["nianbao_metrics"] = registry_for(databases)
     app.register_blueprint(web)
     app.register_blueprint(pages)
     install_auth(app, auth_token)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(StoreError, _store_error)
+    app.register_error_handler(sqlite3.DatabaseError, _store_error)
     return app
 
 
@@ -104,6 +123,14 @@ def _error_page(exc: HTTPException) -> tuple[str, int]:
     code = exc.code or 500
     message = MESSAGES.get(code, exc.name)
     return render_template("error.html", code=code, message=message), code
+
+
+def _store_error(exc: Exception) -> tuple[str, int]:
+    """The database could not be read (replaced, damaged, locked too long): 503, and check
+    the file again on the next request."""
+    logger.warning("A page could not read the database: %s", exc)
+    current_app.extensions["nianbao_db"].forget()
+    return render_template("error.html", code=503, message=MESSAGES[503]), 503
 
 
 # ---- feeds ------------------------------------------------------------------------------
@@ -147,11 +174,21 @@ def subscription_feed(name: str) -> Response:
 
 def _find(test) -> Subscription | None:  # noqa: ANN001 (a predicate)
     """The active subscription that passes ``test``, if any."""
-    with Store(current_app.config["NIANBAO_DB"]) as store:
+    with current_app.extensions["nianbao_db"].read() as store:
         for sub, _ in store.subscriptions.active():
             if sub.token and test(sub):
                 return sub
     return None
+
+
+def _shown(sub: Subscription) -> str:
+    """Who is unsubscribing: the address, or the channel URL (its ``${NAME}`` placeholders,
+    never a secret) for webhook and chat subscriptions."""
+    if sub.email:
+        return sub.email
+    with current_app.extensions["nianbao_db"].read() as store:
+        channel = store.subscriptions.channel(sub.id)
+    return (channel.target if channel else None) or f"#{sub.id}"
 
 
 def _by_token(token: str) -> Subscription:
@@ -167,17 +204,17 @@ def _by_token(token: str) -> Subscription:
 def unsubscribe_page(token: str) -> str:
     """Ask first: mail scanners that follow links must not unsubscribe anyone."""
     sub = _by_token(token)
-    return render_template("unsubscribe.html", email=sub.email, token=token)
+    return render_template("unsubscribe.html", email=_shown(sub), token=token)
 
 
 @web.post("/unsubscribe/<token>")
 def unsubscribe(token: str) -> str:
     """Unsubscribe: the page's button, or an RFC 8058 one-click POST from a mail client."""
     sub = _by_token(token)
-    with Store(current_app.config["NIANBAO_DB"]) as store:
+    with current_app.extensions["nianbao_db"].write() as store:
         store.subscriptions.deactivate([sub.id])
     logger.info("Subscription %s unsubscribed over HTTP", sub.id)
-    return render_template("unsubscribed.html", email=sub.email)
+    return render_template("unsubscribed.html", email=_shown(sub))
 
 
 # ---- health -----------------------------------------------------------------------------
@@ -199,3 +236,16 @@ def health() -> tuple[dict, int]:
     """``{"ok": bool, "db": bool}``; 503 when the database cannot be read."""
     db_ok = _db_readable(current_app.config["NIANBAO_DB"])
     return {"ok": db_ok, "db": db_ok}, 200 if db_ok else 503
+
+
+# ---- metrics ----------------------------------------------------------------------------
+
+
+@web.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics, read from the database now (``monitor.web.metrics``)."""
+    body = exposition(current_app.extensions["nianbao_metrics"])
+    response = Response(body, mimetype="text/plain")
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -3,8 +3,11 @@
 With a token set, every page (and its JSON twin) needs it: ``?token=T`` once, which sets
 an HttpOnly, SameSite=Lax cookie and redirects to the same address without the token (so
 it stays out of history and logs), or the cookie. The cookie holds a digest of the token,
-never the token. Feeds, unsubscribe links, ``/health`` and the stylesheet are outside:
-feeds keep their own per-subscription tokens.
+never the token. Scripts and Prometheus may instead send ``Authorization: Bearer T``.
+Feeds, unsubscribe links, ``/health`` and the stylesheet are outside: feeds keep their own
+per-subscription tokens, and ``/health`` tells a load balancer only whether the database
+can be read. ``/metrics`` needs the token (portal names and volumes are not for everyone):
+give Prometheus ``authorization: {credentials: T}`` in its scrape config.
 
 May import: flask and the standard library.
 """
@@ -46,6 +49,9 @@ def _check() -> Response | tuple[str, int] | None:
     token = current_app.config["NIANBAO_WEB_TOKEN"]
     expected = cookie_value(token)
     if hmac.compare_digest(request.cookies.get(COOKIE, ""), expected):
+        return None
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(bearer.strip().encode(), token.encode()):
         return None
     given = request.args.get("token", "")
     if given and hmac.compare_digest(given.encode(), token.encode()):

@@ -8,21 +8,31 @@ store's parts; nothing here writes.
 The overview's portal health comes from the ``status`` function the app was given (the
 ``nianbao status --json`` document; it lives above this layer, in monitor.daemon).
 
-May import: flask, monitor.store, monitor.models, monitor.web.diffview, crawler.textnorm.
+Every page reads through ``monitor.web.db`` (a read-only connection per request, the schema
+checked once); the coverage grid's states are ``monitor.web.coverage``.
+
+May import: flask, monitor.store, monitor.models, monitor.web (diffview, coverage, db),
+crawler.textnorm, crawler.options (setting defaults).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
+import time
 from collections.abc import Callable
+from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
+from crawler.options import BY_NAME
 from crawler.textnorm import normalise
 from monitor.store import Store
+from monitor.store.evidence import version_evidence
+from monitor.store.rows import Version
+from monitor.store.views import Views
+from monitor.web import coverage as cov
 from monitor.web import diffview
 
 PER_PAGE = 50
@@ -60,7 +70,8 @@ def respond(template: str, data: dict, **extra: object) -> Response | str:
 
 
 def open_store() -> Store:
-    return Store(current_app.config["NIANBAO_DB"])
+    """The request's store: read-only, migrations checked once (``monitor.web.db``)."""
+    return current_app.extensions["nianbao_db"].read()
 
 
 def paged(items: list) -> tuple[list, bool]:
@@ -71,20 +82,32 @@ def paged(items: list) -> tuple[list, bool]:
 # ---- overview ---------------------------------------------------------------------------
 
 
+PORTALS_PER_PAGE = 100
+"""Portals per page of the overview (``?portals=N`` pages them; broken ones come first)."""
+STATUS_TTL = 10.0
+"""Seconds the overview reuses a status document while the database has not changed."""
+
+
 @twin("/")
 def overview() -> Response | str:
-    """Portals with their health (broken first), last and next run; latest events; reports
-    by year; removals held as suspect."""
-    status = current_app.config.get("STATUS_DOC")
+    """Portals with their health (broken first), last and next run, 100 a page
+    (``?portals=N``); latest events (``?page=N``); reports by year; removals held as
+    suspect."""
     offset = (page_number() - 1) * PER_PAGE
+    value = request.args.get("portals", "1")
+    portal_page = max(1, int(value)) if value.isdigit() else 1
     with open_store() as store:
-        portals = status(store)["portals"] if status else _bare_portals(store)
+        portals = _status_portals(store)
         events = store.events.search(limit=offset + PER_PAGE + 1)[offset:]
         by_year = store.reports.count_by_year()
         held = [h.to_json() for h in store.reports.held()]
     events, more = paged(events)
+    start = (portal_page - 1) * PORTALS_PER_PAGE
     data = {
-        "portals": portals,
+        "portals": portals[start : start + PORTALS_PER_PAGE],
+        "portals_total": len(portals),
+        "portals_page": portal_page,
+        "portals_more": len(portals) > start + PORTALS_PER_PAGE,
         "latest_events": [e.to_json() for e in events],
         "reports_by_year": [{"year": y, "reports": n} for y, n in by_year.items()],
         "held_removals": held,
@@ -92,6 +115,24 @@ def overview() -> Response | str:
         "more": more,
     }
     return respond("overview.html", data)
+
+
+def _status_portals(store: Store) -> list[dict]:
+    """The portals of the ``status`` document, reused while the database is unchanged
+    (``Databases.data_signature``: a commit changes it) and for ``STATUS_TTL`` seconds at
+    most (the daemon's liveness depends on the clock too). With 1,000 portals the document
+    takes longer to build than the rest of the page."""
+    status = current_app.config.get("STATUS_DOC")
+    if not status:
+        return _bare_portals(store)
+    key = current_app.extensions["nianbao_db"].data_signature()
+    cached = current_app.extensions.get("nianbao_status")
+    now = time.monotonic()
+    if cached and cached[0] == key and now - cached[1] < STATUS_TTL:
+        return cached[2]
+    portals = status(store)["portals"]
+    current_app.extensions["nianbao_status"] = (key, now, portals)
+    return portals
 
 
 def _bare_portals(store: Store) -> list[dict]:
@@ -135,21 +176,23 @@ def report(report_id: int) -> Response | str:
         history = store.reports.history(report_id)
         versions = []
         for entry in reversed(history):
-            version = store.reports.version(entry.id, raw=True)
-            versions.append(_evidence(entry.to_json(), version.raw, version.text))
-        events = [e.to_json() for e in store.events.search() if e.report_id == report_id]
+            version, raw = store.evidence.version(entry.id)
+            versions.append(_evidence(entry.to_json(), version, raw))
+        events = [e.to_json() for e in Views(store.db).report_events(report_id)]
     data = {"report": found.to_json(), "versions": versions, "events": events}
     return respond("report.html", data)
 
 
-def _evidence(entry: dict, raw: bytes | None, text: str) -> dict:
-    """A ``nianbao history`` line plus its text and the digests a citation needs."""
+def _evidence(entry: dict, version: Version, raw: bytes | None) -> dict:
+    """A ``nianbao history`` line plus its text and the digests a citation needs (the
+    same ``version_evidence`` that ``nianbao show --evidence`` and the event page print)."""
+    cited = version_evidence(version, raw)
     return {
         **entry,
-        "raw_sha256": hashlib.sha256(raw).hexdigest() if raw else entry.get("raw_sha"),
-        "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "raw_bytes": len(raw) if raw else None,
-        "text": text,
+        "raw_sha256": cited["raw_sha256"] or entry.get("raw_sha"),
+        "text_sha256": cited["text_sha256"],
+        "raw_bytes": cited["raw_bytes"],
+        "text": version.text,
     }
 
 
@@ -159,13 +202,15 @@ def _evidence(entry: dict, raw: bytes | None, text: str) -> dict:
 @twin("/events/<int:event_id>")
 def event(event_id: int) -> Response | str:
     """The event with its diff: unified (``?view=unified``) or side by side (default);
-    changed table rows as tables with the changed cells named by row and column."""
+    changed table rows as tables with the changed cells named by row and column; its
+    evidence (``store.evidence.for_event``, as ``nianbao show --evidence`` prints it)."""
     with open_store() as store:
         found = store.events.get(event_id)
         if found is None:
             abort(404)
         new = store.reports.version(found.new_version_id) if found.new_version_id else None
         old = store.reports.version(found.old_version_id) if found.old_version_id else None
+        evidence = store.evidence.for_event(found)
     tables = diffview.table_changes(found.diff, new.text if new else "", found.numbers)
     data = {
         "event": found.to_json(),
@@ -174,6 +219,7 @@ def event(event_id: int) -> Response | str:
             "old": _version_ref(old),
             "new": _version_ref(new),
         },
+        "evidence": evidence,
     }
     if wants_json():
         return current_app.json.response(data)
@@ -200,50 +246,83 @@ def _version_ref(version: object) -> dict | None:
 # ---- coverage ---------------------------------------------------------------------------
 
 
+GRID_PER_PAGE = PER_PAGE
+"""Issuers per page of the coverage grid (the CSV export has them all)."""
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _as_of() -> date:
+    try:
+        return date.fromisoformat(request.args.get("as_of", ""))
+    except ValueError:
+        return date.today()
+
+
 @twin("/coverage")
 def coverage() -> Response | str:
-    """Issuers × years: found (a published report), removed, or not found; ``?region=``
-    filters; ``?format=csv`` exports the grid (UTF-8 with BOM, for Excel)."""
+    """Issuers × years, each cell 按时发布 / 逾期发布 / 逾期未发布 / 已删除 / 未知, marked
+    数据不一致 when its report fails an identity check (``monitor.web.coverage``).
+    ``?region=`` filters, ``?from=`` / ``?to=`` pick the years, ``?as_of=YYYY-MM-DD`` judges
+    the deadlines as of that day (default today); ``?format=csv`` exports every issuer
+    (UTF-8 with BOM, for Excel). One grouped query, whatever the number of portals."""
     region = request.args.get("region", "").strip() or None
-    with open_store() as store:
-        rows = store.reports.coverage(region)
-    grid = _grid(rows)
+    grace = current_app.config.get("GRACE_DAYS")
+    grace = BY_NAME["NIANBAO_GRACE_DAYS"].default if grace is None else grace
+    as_of = _as_of()
+    grid = _grid(region, as_of, grace, _int_arg("from"), _int_arg("to"))
     if request.args.get("format") == "csv":
         return _csv(grid)
-    data = {"region": region, **grid}
-    return respond("coverage.html", data)
+    offset = (page_number() - 1) * GRID_PER_PAGE
+    issuers = grid["issuers"][offset : offset + GRID_PER_PAGE + 1]
+    data = {
+        "region": region,
+        "as_of": as_of.isoformat(),
+        "grace_days": grace,
+        "years": grid["years"],
+        "counts": cov.counts(grid),
+        "issuers_total": len(grid["issuers"]),
+        "issuers": issuers[:GRID_PER_PAGE],
+        "page": page_number(),
+        "more": len(issuers) > GRID_PER_PAGE,
+    }
+    return respond(
+        "coverage.html", data, states=cov.STATES, legend=cov.LEGEND, mark=cov.INCONSISTENT
+    )
 
 
-def _grid(rows: list[dict]) -> dict:
-    years = sorted({r["year"] for r in rows if r["year"]}, reverse=True)
-    issuers: dict[tuple, dict] = {}
-    for r in rows:
-        key = (r["region"], r["issuer"], r["portal_id"])
-        line = issuers.setdefault(
-            key,
-            {
-                "portal_id": r["portal_id"],
-                "issuer": r["issuer"],
-                "region": r["region"],
-                "cells": {},
-            },
-        )
-        if r["year"]:
-            state = "found" if r["published"] else "removed"
-            line["cells"][str(r["year"])] = {
-                "state": state,
-                "reports": r["reports"],
-                "report_id": r["report_id"],
-            }
-    for line in issuers.values():
-        for y in years:
-            line["cells"].setdefault(
-                str(y), {"state": "not_found", "reports": 0, "report_id": None}
-            )
-    return {"years": years, "issuers": list(issuers.values())}
+GRID_CACHE = 16
+"""Grids kept (per filter), each until the database changes."""
 
 
-STATE_LABELS = {"found": "已发布", "removed": "已删除", "not_found": "未找到"}
+def _grid(region: str | None, as_of: date, grace: int, start: int | None, end: int | None) -> dict:
+    """The grid for these filters: built from one grouped query, and reused while the
+    database has not changed (``Databases.data_signature``)."""
+    databases = current_app.extensions["nianbao_db"]
+    cache = current_app.extensions.setdefault("nianbao_grids", {})
+    key = (databases.data_signature(), region, as_of, grace, start, end)
+    if key in cache:
+        return cache[key]
+    with open_store() as store:
+        rows = Views(store.db).coverage_cells(region)
+    grid = cov.grid(rows, as_of, grace, start, end)
+    if len(cache) >= GRID_CACHE:
+        cache.clear()
+    cache[key] = grid
+    return grid
+
+
+def _cell_text(value: object) -> str:
+    """A page's text for a spreadsheet cell: never a formula (``=``, ``+``, ``-``, ``@``).
+
+    >>> _cell_text("=HYPERLINK(1)"), _cell_text("启东市")
+    ("'=HYPERLINK(1)", '启东市')
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _csv(grid: dict) -> Response:
@@ -251,8 +330,9 @@ def _csv(grid: dict) -> Response:
     writer = csv.writer(out)
     writer.writerow(["地区", "发布机关", "门户", *grid["years"]])
     for line in grid["issuers"]:
-        cells = [STATE_LABELS[line["cells"][str(y)]["state"]] for y in grid["years"]]
-        writer.writerow([line["region"], line["issuer"], line["portal_id"], *cells])
+        cells = [line["cells"][str(y)]["label"] for y in grid["years"]]
+        texts = [line["region"], line["issuer"], line["portal_id"]]
+        writer.writerow([*(_cell_text(t) for t in texts), *cells])
     response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=coverage.csv"
     return response
