@@ -103,7 +103,8 @@ class FetchProblem:
 
     ``kind`` is one of: http_error, not_found, challenge, waf, maintenance, soft404,
     login, captcha, empty, oversize, non_html, truncated, mojibake, thin, timeout, refused,
-    dns, robots, error.
+    dns, robots, host_down (a host given up on for this crawl, ``crawler.hosts``), off_site,
+    zip_bomb, too_many_pages, worker_died, error.
     """
 
     portal_id: str

@@ -13,12 +13,19 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # Politeness: robots.txt obeyed, few requests per portal at once, adaptive delay.
 ROBOTSTXT_OBEY = True
 USER_AGENT = "nianbao/0.1 (+{contact}; annual-report monitor)"  # {contact} = NIANBAO_CONTACT
-CONCURRENT_REQUESTS = 16
+# Many hosts at once: the global limit is high, each host's is low (NIANBAO_PER_HOST, held
+# by crawler.hosts.HostDownloader whatever the delay; Scrapy's own count overshoots with
+# DOWNLOAD_DELAY = 0 on the asyncio reactor, see docs/scrapy-slot-concurrency.md).
+CONCURRENT_REQUESTS = 64
 # Items of ONE response processed at once. A response here yields one item (or a list
 # page's links); Scrapy starts this many asyncio workers per response, so the default
 # 100 cost more CPU than the whole pipeline on an unchanged re-crawl.
 CONCURRENT_ITEMS = 8
-CONCURRENT_REQUESTS_PER_DOMAIN = 2
+CONCURRENT_REQUESTS_PER_DOMAIN = 2  # the other name of NIANBAO_PER_HOST (crawler.hosts)
+DOWNLOADER = "crawler.hosts.HostDownloader"
+# The scheduler hands out requests of the hosts with the fewest downloads under way, so
+# one big portal's queue cannot take all of CONCURRENT_REQUESTS while other hosts wait.
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DOWNLOAD_DELAY = 1.0
 RANDOMIZE_DOWNLOAD_DELAY = True
 AUTOTHROTTLE_ENABLED = True
@@ -56,6 +63,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Response side runs from high to low: these see an answer before RetryMiddleware (550).
     "crawler.middlewares.ChallengeMiddleware": 570,
     "crawler.middlewares.RetryAfterMiddleware": 580,
+    # sees connection failures before RetryMiddleware (550): a host down is not retried
+    "crawler.hosts.HostGiveUpMiddleware": 595,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,

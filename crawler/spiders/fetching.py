@@ -82,6 +82,7 @@ EXCEPTION_KINDS = {
     "IgnoreRequest": "robots",
     "ChallengeSkipped": "challenge",
     "OffSite": "off_site",
+    "HostDown": "host_down",
 }
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
