@@ -3,7 +3,11 @@
 Each file holds ``[[portal]]`` tables. Required keys: ``id`` (unique slug), ``name``
 (the issuing body), ``region`` and ``start_urls``. Optional: ``allow`` (URL prefixes
 the spider stays inside), ``allowed_domains``, ``cms``, ``schedule`` (cron),
-``max_pages``, ``render``, ``confirmed``, ``source``, ``note``.
+``max_pages``, ``render``, ``confirmed``, ``crawl``, ``source``, ``note``.
+
+``crawl = false`` marks a portal that is only a starting point (a home page waiting for
+``nianbao seeds discover``, as in ``seeds/provinces.toml``): ``load_seeds`` leaves it out
+unless its id is asked for with ``only`` or ``include_uncrawled`` is set.
 
 A bad file raises ``SeedError`` naming the file, the line, the portal and the key:
 a ``schedule`` that is not a valid cron (checked with APScheduler's ``CronTrigger``), a
@@ -33,6 +37,7 @@ OPTIONAL = {
     "max_pages": int,
     "render": bool,
     "confirmed": bool,
+    "crawl": bool,
     "source": str,
     "note": str,
 }
@@ -67,6 +72,7 @@ class Seed:
     max_pages: int | None = None
     render: bool = False
     confirmed: bool = False
+    crawl: bool = True
     source: str = ""
     note: str = ""
     file: str = ""
@@ -229,6 +235,7 @@ def _build(raw: dict, path: Path, index: int, lines: list[str]) -> Seed:
         max_pages=raw.get("max_pages"),
         render=raw.get("render", False),
         confirmed=raw.get("confirmed", False),
+        crawl=raw.get("crawl", True),
         source=raw.get("source", ""),
         note=raw.get("note", ""),
         file=str(path),
@@ -278,12 +285,16 @@ def seed_files(paths: list[Path | str]) -> list[Path]:
     return files
 
 
-def load_seeds(paths: list[Path | str], only: list[str] | None = None) -> list[Seed]:
+def load_seeds(
+    paths: list[Path | str], only: list[str] | None = None, include_uncrawled: bool = False
+) -> list[Seed]:
     """Load every portal from ``paths`` (files or directories); ids must be unique.
 
     Args:
         paths: seed files or directories of them.
         only: keep just these portal ids (an unknown id is an error).
+        include_uncrawled: keep ``crawl = false`` portals too (without it they are kept
+            only when ``only`` names them).
     """
     seeds: list[Seed] = []
     seen: dict[str, str] = {}
@@ -301,5 +312,5 @@ def load_seeds(paths: list[Path | str], only: list[str] | None = None) -> list[S
             raise SeedError(
                 ", ".join(map(str, paths)), None, f"unknown portal id(s): {', '.join(missing)}"
             )
-        seeds = [s for s in seeds if s.id in only]
-    return seeds
+        return [s for s in seeds if s.id in only]
+    return seeds if include_uncrawled else [s for s in seeds if s.crawl]

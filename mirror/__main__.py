@@ -1,4 +1,4 @@
-"""``python -m mirror [--port 0] [--state baseline] [--synthetic N] [--families]``.
+"""``python -m mirror [--port 0] [--state baseline] [--synthetic N] [--families] [--discovery]``.
 
 Prints one line, the base URL, once serving; serves until SIGTERM or SIGINT.
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         "--synthetic-noise", action="store_true", help="fresh noise on every bench report page"
     )
     parser.add_argument("--families", action="store_true", help="also serve the CMS family portals")
+    parser.add_argument(
+        "--discovery", action="store_true", help="also serve the discovery portals (/dsc1/ …)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             synthetic=args.synthetic,
             synthetic_noise=args.synthetic_noise,
             families=args.families,
+            discovery=args.discovery,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mirror.answers import not_found
+from mirror.families.discovery import Discovery
 from mirror.model import Resp
 from mirror.state import Site
 from mirror.synthetic import Synthetic
@@ -181,6 +182,8 @@ class MirrorServer:
         synthetic_noise: the synthetic report pages carry fresh noise on every request.
         families: also serve the four family portals (``mirror.families``).
         family_bench: ``(count, reports)``: that many family portals at scale.
+        discovery: also serve the discovery portals (``mirror.families.discovery``: home
+            pages with deep menus, for ``nianbao seeds discover``; not in the seeds file).
     """
 
     def __init__(
@@ -192,8 +195,10 @@ class MirrorServer:
         synthetic_noise: bool = False,
         families: bool = False,
         family_bench: tuple[int, int] = (0, 0),
+        discovery: bool = False,
     ):
         self.host, self.port = host, port
+        self.discovery = Discovery() if discovery else None
         self.families, self.family_bench = families, family_bench
         self._lock = threading.Lock()
         self._site = Site(tuple(state), families=families, family_bench=family_bench)
@@ -255,6 +260,8 @@ class MirrorServer:
         resp = site.resolve(path, query)
         if resp is None and self._synthetic is not None:
             resp = self._synthetic.resolve(path, site.world.noise)
+        if resp is None and self.discovery is not None:
+            resp = self.discovery.resolve(path)
         return resp
 
     def resolve_post(self, path: str, query: str, data: str) -> Resp | None:
