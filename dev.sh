@@ -27,6 +27,17 @@ browser() {
       || echo "could not install chromium: the browser tests will skip" >&2
   fi
 }
+# The distributed tests start Debian's redis-server: `test` installs it once where it can
+# (root with apt-get); elsewhere those tests skip.
+redis() {
+  if [ ! -x /usr/bin/redis-server ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+      && [ ! -f .venv/.redis-tried ]; then
+    touch .venv/.redis-tried
+    echo "installing Debian's redis-server for the distributed tests (once)"
+    { apt-get update -qq && apt-get install -y -qq redis-server; } >/dev/null 2>&1 \
+      || echo "could not install redis-server: the distributed tests will skip" >&2
+  fi
+}
 lint() {
   local out
   .venv/bin/ruff check --quiet . && .venv/bin/ruff format --check --quiet . \
@@ -39,7 +50,7 @@ shift || true
 case "$task" in
   demo)  exec .venv/bin/nianbao demo "$@" ;;
   lint)  lint ;;
-  test)  lint && browser && exec .venv/bin/python -m pytest "$@" ;;
+  test)  lint && browser && redis && exec .venv/bin/python -m pytest "$@" ;;
   bench) for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b" "$@"; done ;;
   *)     echo "usage: ./dev.sh demo|test|lint|bench" >&2; exit 2 ;;
 esac

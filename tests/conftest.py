@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mirror import MirrorServer
+from tests.conftest_redis import *  # noqa: F403  (redis_server fixture)
 from tests.conftest_smtp import *  # noqa: F403  (smtp_server fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,31 @@ def mirror():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """A database after a baseline crawl and a crawl of the edited mirror, and its edit
+    event (one per test module: the web, evidence and browse tests read it)."""
+    from crawler.seeds import load_seeds
+    from monitor import cycle
+    from monitor.config import Config
+
+    tmp = tmp_path_factory.mktemp("crawled")
+    server = MirrorServer()
+    server.start()
+    try:
+        server.seeds_toml(tmp / "seeds.toml")
+        seeds = load_seeds([tmp / "seeds.toml"])
+        settings = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 0}
+        config = Config(db=tmp / "nianbao.db", settings=settings)
+        cycle.crawl(config, seeds, trigger="test")
+        server.set_state("edit-number")
+        events = cycle.crawl(config, seeds, trigger="test").events
+        (edit,) = [e for e in events if e.kind == "edited"]
+    finally:
+        server.stop()
+    return config.db, edit
 
 
 def run_cli(

@@ -1,7 +1,7 @@
 """``nianbao crawl``: crawl the portals once, store what changed, record events.
 
 May import: monitor.cycle, monitor.config, monitor.store.locks, monitor.cli.util,
-monitor.cli.textout, crawler.seeds.
+monitor.cli.textout, monitor.cli.distributed (``--distributed``), crawler.seeds.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import click
 
 from crawler.seeds import Seed
 from monitor import config, cycle
+from monitor.cli.distributed import redis_option, run_distributed
 from monitor.cli.textout import Progress, crawl_summary, event_detail
 from monitor.cli.util import (
     JobFailed,
@@ -29,11 +30,29 @@ from monitor.store.locks import portal_locks
 @seeds_option
 @settings_option
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Crawl through Redis with `nianbao worker` and `nianbao ingest` processes.",
+)
+@redis_option
 @db_option
 @json_option
-def crawl(seeds: list[Seed], settings: dict, quiet: bool, db, as_json: bool) -> None:
+def crawl(
+    seeds: list[Seed],
+    settings: dict,
+    quiet: bool,
+    distributed: bool,
+    redis_url: str | None,
+    db,
+    as_json: bool,
+) -> None:
     """Crawl the portals once, store what is new or changed, and record events."""
-    result = run_crawl(config.load(db, seeds=seeds, settings=settings), quiet or as_json)
+    cfg = config.load(db, seeds=seeds, settings=settings)
+    if distributed:
+        result = run_distributed(cfg, redis_url)
+    else:
+        result = run_crawl(cfg, quiet or as_json)
     if as_json:
         echo_json(result.to_json())
     else:

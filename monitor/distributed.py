@@ -1,0 +1,210 @@
+"""A crawl spread over ``nianbao worker`` processes through Redis (scrapy-redis).
+
+``crawl`` is ``monitor.cycle.crawl`` for a distributed run: it creates the run, seeds
+the start requests into Redis (``crawler.distributed``), waits until the queue is
+drained, no worker holds a request and every item is stored, then judges the run and
+derives events with the same code as a local crawl (``cycle._finish``).
+
+``ingest`` is the one process that writes a distributed run's items into the SQLite
+store: it moves each item to a processing list (``LMOVE``), stores it with
+``Store.ingest`` in one transaction that also marks its item id
+(``monitor.store.ingested``), and only then removes it from the processing list. On
+start it puts what a previous ingest process left in the processing list back.
+
+Sits at the cycle layer. May import: crawler.distributed (redis, scrapy-redis: only
+distributed mode needs them, and nothing of local mode imports this module),
+crawler.seeds, monitor.cycle, monitor.store, monitor.config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler import distributed as dist
+from crawler.seeds import Seed
+from monitor import cycle
+from monitor.config import Config, declared
+from monitor.store import Store
+from monitor.store.ingested import Ingested
+from monitor.store.locks import HOST, start_token
+
+logger = logging.getLogger(__name__)
+
+KEEP_DONE = 24 * 3600  # seconds a finished run's job and state stay in Redis
+
+
+def crawl(
+    config: Config,
+    seeds: list[Seed],
+    redis_url: str,
+    trigger: str = "cli",
+    timeout: float = 4 * 3600,
+    poll: float = 0.5,
+) -> cycle.CrawlResult:
+    """Crawl ``seeds`` through Redis and the workers listening on it; judge the run."""
+    client = dist.connect(redis_url)
+    store = Store(config.db)
+    run_id, keys = 0, dist.RunKeys.new()
+    try:
+        removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
+        recovered = cycle.recover(store, removal_runs)
+        portals = [s.to_dict() for s in seeds]
+        run_id = store.runs.begin(
+            portals, trigger, pid=os.getpid(), host=HOST, pid_token=start_token(os.getpid())
+        )
+        log_dir = Path(config.db).resolve().parent / "logs" / Path(config.db).stem
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = str(log_dir / f"run-{run_id}.log")
+        fetch_state = store.reports.fetch_state([s.id for s in seeds])
+        job = {
+            "db": str(Path(config.db).resolve()),
+            "run_id": run_id,
+            "seeds": portals,
+            "settings": dict(config.settings),
+        }
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
+            state_file = Path(tmp) / "fetch_state.json"
+            state_file.write_text(json.dumps(fetch_state), encoding="utf-8")
+            local_job = {**job, "fetch_state": str(state_file)}
+            stats = _announce(client, keys, job, fetch_state)
+            stats["queued_start"] = dist.queue_requests(client, redis_url, keys, local_job)
+            client.set(keys.state, "running")
+            client.set(dist.CURRENT, keys.prefix)
+            code = _wait(client, keys, stats, started + timeout, poll)
+            if code == 0:
+                stats["queued_revisits"] = dist.queue_requests(
+                    client, redis_url, keys, local_job, revisits=True
+                )
+                if stats["queued_revisits"]:
+                    code = _wait(client, keys, stats, started + timeout, poll)
+        if code != 0:
+            stats["timeout"] = timeout
+        stats["finish_reason"] = "finished" if code == 0 else "timeout"
+        stats["wall_seconds"] = round(time.monotonic() - started, 2)
+        mass = float(config.settings.get("NIANBAO_MASS_REMOVAL", declared("NIANBAO_MASS_REMOVAL")))
+        findings = cycle.findings_on(config.settings)  # as a local crawl does, after judging
+        result = cycle._finish(
+            store, run_id, code, stats, "", log_file, removal_runs, mass, findings=findings
+        )
+        result.events[:0] = recovered.events
+        with store.atomic():
+            Ingested(store.db).forget(run_id)
+        return result
+    except BaseException as exc:
+        if run_id and store.runs.interrupt(run_id, f"crawl stopped: {type(exc).__name__}: {exc}"):
+            logger.error("Run %s stopped by %r; the next run judges what it stored", run_id, exc)
+        raise
+    finally:
+        _close(client, keys)
+        store.close()
+
+
+def _announce(client, keys: dist.RunKeys, job: dict, fetch_state: dict) -> dict:
+    pipe = client.pipeline(transaction=True)
+    pipe.set(keys.job, json.dumps(job, ensure_ascii=False))
+    pipe.set(keys.fetch_state, json.dumps(fetch_state, ensure_ascii=False))
+    pipe.execute()
+    return {"redis_prefix": keys.prefix, "requeued": 0}
+
+
+def _wait(client, keys: dist.RunKeys, stats: dict, deadline: float, poll: float) -> int:
+    """Wait until the run is drained (0) or the deadline passes (1). Requests whose
+    worker stopped renewing their lease go back in the queue on the way."""
+    quiet = 0
+    while time.monotonic() < deadline:
+        stats["requeued"] += dist.requeue_expired(client, keys)
+        left = dist.pending(client, keys)
+        quiet = quiet + 1 if not any(left.values()) else 0
+        if quiet >= 2:  # nothing queued, held or unstored, twice in a row
+            return 0
+        time.sleep(poll)
+    return 1
+
+
+def _close(client, keys: dist.RunKeys) -> None:
+    """The run is over (judged, or its coordinator stopped): workers let go of it."""
+    pipe = client.pipeline(transaction=True)
+    pipe.set(keys.state, "done", ex=KEEP_DONE).expire(keys.job, KEEP_DONE)
+    pipe.expire(keys.items, KEEP_DONE).expire(keys.processing, KEEP_DONE)  # if stopped early
+    pipe.delete(keys.requests, keys.dupefilter, keys.inflight, keys.scores, keys.leases)
+    pipe.delete(keys.fetch_state)
+    pipe.execute()
+
+
+@dataclass
+class IngestStats:
+    """What ``ingest`` stored: outcomes of ``Store.ingest`` by name, plus ``duplicate``
+    (an item id stored already) and ``bad`` (not an item)."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    runs: set[int] = field(default_factory=set)
+
+    def to_json(self) -> dict:
+        return {"runs": sorted(self.runs), "items": sum(self.outcomes.values()), **self.outcomes}
+
+
+def ingest(db: Path | str, redis_url: str, once: bool = False, poll: float = 0.5) -> IngestStats:
+    """Store the items of every distributed run of database ``db`` as they arrive.
+
+    Runs until stopped; ``once``: return when one run is judged and its items are stored.
+    """
+    client = dist.connect(redis_url)
+    stats = IngestStats()
+    mine = str(Path(db).resolve())
+    store: Store | None = None  # opened once a run of ``db`` exists (its coordinator made it)
+    recovered: set[str] = set()
+    try:
+        while True:
+            keys, job = _current(client)
+            if job is None or job.get("db") != mine:
+                if once and stats.runs:
+                    return stats
+                time.sleep(poll)
+                continue
+            if store is None:
+                store = Store(db)
+                ingested = Ingested(store.db)
+            if keys.prefix not in recovered:  # a previous ingest process's unacked items
+                while client.lmove(keys.processing, keys.items, "LEFT", "RIGHT"):
+                    pass
+                recovered.add(keys.prefix)
+            stats.runs.add(job["run_id"])
+            raw = client.blmove(keys.items, keys.processing, poll, "RIGHT", "LEFT")
+            if raw is None:
+                if once and client.get(keys.state) != b"running":
+                    return stats
+                continue
+            stats.outcomes[_store_one(store, ingested, job["run_id"], raw)] += 1
+            client.lrem(keys.processing, 1, raw)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _current(client) -> tuple[dist.RunKeys | None, dict | None]:
+    prefix = client.get(dist.CURRENT)
+    if not prefix:
+        return None, None
+    keys = dist.RunKeys(prefix.decode())
+    raw = client.get(keys.job)
+    return keys, json.loads(raw) if raw else None
+
+
+def _store_one(store: Store, ingested: Ingested, run_id: int, raw: bytes) -> str:
+    try:
+        item_id, item = dist.decode_item(raw)
+    except ValueError as exc:
+        logger.error("Run %s: dropped a message that is not an item: %s", run_id, exc)
+        return "bad"
+    with store.atomic():
+        if not ingested.first(run_id, item_id):
+            return "duplicate"
+        return store.ingest(item, run_id)
