@@ -32,12 +32,20 @@ from monitor import cycle
 from monitor.events.diff import diff_text
 from monitor.store import Store
 
+CHANGES = ("new", "edited", "removed", "moved", "restored")  # not findings (missing, ...)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--edits", type=int, default=25)
+    parser.add_argument(
+        "--one-shot",
+        action="store_true",
+        help="a new crawl process per pass (as `nianbao crawl`); default: one long-lived "
+        "crawl process for all passes (as the daemon)",
+    )
     args = parser.parse_args()
     mirror = MirrorServer(synthetic=args.pages, synthetic_noise=True)
     mirror.start()
@@ -51,13 +59,20 @@ def run(mirror: MirrorServer, args: argparse.Namespace) -> None:
     """The passes (first, noise-only, edits) and the report, against a started mirror."""
     with tempfile.TemporaryDirectory() as tmp:
         seeds, config = mirror_crawl(mirror, Path(tmp), ["bench"], args.pages)
+        hosts = None if args.one_shot else cycle.crawl_hosts({})
         print(
-            f"{args.pages} noisy report pages on {mirror.base}; {args.passes} noise-only passes, then {args.edits} edits"
+            f"{args.pages} noisy report pages on {mirror.base}; {args.passes} noise-only passes, "
+            f"then {args.edits} edits; "
+            + ("a new crawl process per pass" if hosts is None else "one long-lived crawl process")
         )
 
         def crawl(label: str) -> tuple[cycle.CrawlResult, float]:
             t0 = time.monotonic()
-            result = cycle.crawl(config, seeds, trigger="bench")
+            if hosts is None:
+                result = cycle.crawl(config, seeds, trigger="bench")
+            else:
+                with hosts.lease() as host:
+                    result = cycle.crawl(config, seeds, trigger="bench", host=host)
             wall = time.monotonic() - t0
             kinds = {
                 k: v
@@ -76,7 +91,7 @@ def run(mirror: MirrorServer, args: argparse.Namespace) -> None:
         for n in range(args.passes):
             mirror.set_state(*(["noise-only"] if n % 2 == 1 else []))
             result, wall = crawl(f"noise {n + 1}")
-            false_alerts += len(result.events)
+            false_alerts += len([e for e in result.events if e.kind in CHANGES])
             noise_walls.append(wall)
         mirror.set_state()
         chosen = random.Random(7).sample(range(args.pages), args.edits)
@@ -86,7 +101,11 @@ def run(mirror: MirrorServer, args: argparse.Namespace) -> None:
         edited_urls = {mirror.url(f"/bench/art/{i}.html") for i in chosen}
         hits = {e.url for e in result.events if e.kind == "edited" and e.url in edited_urls}
         false_alerts += len(
-            [e for e in result.events if e.url not in edited_urls or e.kind != "edited"]
+            [
+                e
+                for e in result.events
+                if e.kind in CHANGES and (e.url not in edited_urls or e.kind != "edited")
+            ]
         )
         with Store(config.db) as store:
             pairs = [
@@ -101,6 +120,8 @@ def run(mirror: MirrorServer, args: argparse.Namespace) -> None:
         for old, new in pairs:
             diff_text(old, new)
         diff_ms = 1000 * (time.perf_counter() - t0) / max(1, len(pairs))
+        if hosts is not None:
+            hosts.close()
     median_noise = sorted(noise_walls)[len(noise_walls) // 2]
     print(
         f"false alerts: {false_alerts} (goal 0); missed edits: {len(edited_urls - hits)} of {args.edits} (goal 0)"

@@ -157,6 +157,24 @@ SETTINGS: tuple[Setting, ...] = (
         "longest Retry-After (seconds) waited for; longer: no retry this crawl",
     ),
     _crawl(
+        "NIANBAO_PER_HOST",
+        2,
+        "int",
+        "requests at once per host, held whatever the delay (`-s CONCURRENT_REQUESTS_PER_DOMAIN` is its other name)",
+    ),
+    _crawl(
+        "NIANBAO_HOST_FAILURES",
+        3,
+        "int",
+        "connection failures in a row (refused, DNS, timeout) before a host is down for the crawl: its requests are dropped as `host_down`; 0: never",
+    ),
+    _crawl(
+        "NIANBAO_HOST_SUSPECT_TIMEOUT",
+        10.0,
+        "float",
+        "download timeout (seconds) of a host's requests after a connection failure, until it answers again; 0: DOWNLOAD_TIMEOUT",
+    ),
+    _crawl(
         "NIANBAO_CONDITIONAL",
         True,
         "bool",
@@ -174,6 +192,22 @@ SETTINGS: tuple[Setting, ...] = (
         "float",
         "share of a portal's active reports (and at least 3) whose removal in one crawl is "
         "held as suspect, not sent (`nianbao removals`)",
+        env=True,
+    ),
+    _crawl(
+        "NIANBAO_KEEP_CRAWLER",
+        True,
+        "bool",
+        "the daemon keeps a crawl process alive across rounds (no start-up cost per round; "
+        "a crashed or hung one is replaced); off: a new process per crawl",
+        env=True,
+    ),
+    _crawl(
+        "NIANBAO_FINDINGS",
+        True,
+        "bool",
+        "after each crawl, record the findings (inconsistent, mismatch, missing, late) as events "
+        "subscribers follow",
         env=True,
     ),
     _crawl(
@@ -297,7 +331,8 @@ SETTINGS: tuple[Setting, ...] = (
         "NIANBAO_TODAY",
         None,
         "str",
-        "`nianbao findings`: the day (YYYY-MM-DD) missing and late reports are judged as of; unset: today",
+        "`nianbao findings` and the findings after each crawl: the day (YYYY-MM-DD) missing "
+        "and late reports are judged as of; unset: today",
         "all",
         env="NIANBAO_TODAY",
         flag="--as-of",
@@ -320,6 +355,28 @@ SETTINGS: tuple[Setting, ...] = (
         env="NIANBAO_WEB_TOKEN",
         flag="--auth-token",
         secret=True,
+    ),
+    Setting(
+        "NIANBAO_REDIS_URL",
+        None,
+        "str",
+        "distributed mode: the Redis server of `worker`, `ingest` and `crawl --distributed` (redis://host:port/db)",
+        "all",
+        env="NIANBAO_REDIS_URL",
+        flag="--redis",
+        secret=True,
+    ),
+    _crawl(
+        "NIANBAO_REDIS_LEASE",
+        30.0,
+        "float",
+        "distributed mode: seconds a worker holds a request without renewing before it is queued again",
+    ),
+    _crawl(
+        "NIANBAO_REDIS_PREFIX",
+        None,
+        "str",
+        "distributed mode: the Redis keys of the run (set by `nianbao worker`, not by hand)",
     ),
 )
 """The table. Add a setting here, explicitly; ``tests/test_docs.py`` checks the README."""

@@ -61,6 +61,7 @@ class ExtractPipeline:
                 "pdf_pages": settings.getint("NIANBAO_PDF_MAX_PAGES"),
                 "pdf_stream": settings.getint("NIANBAO_PDF_STREAM_MAXSIZE"),
             },
+            os.getpid(),  # the workers' owner: they exit when this process is gone
         )
         self.pool: ProcessPoolExecutor | None = None
         self.generation = 0
@@ -80,12 +81,13 @@ class ExtractPipeline:
             n, mp_context=context, initializer=workers.init_worker, initargs=self.initargs
         )
         with contextlib.suppress(BrokenProcessPool):  # a worker killed at birth: seen at submit
-            for _ in range(n):  # start the workers now, while robots.txt and lists load
+            for _ in range(n):  # start every worker now, not one per page as pages come
                 pool.submit(workers.ready)
         return pool
 
     def open_spider(self) -> None:
-        self.pool = self._new_pool(self.n_workers)
+        """Nothing yet: the workers start with the first page that needs extracting, so a
+        crawl whose pages all answer 304 or come back byte-identical starts none."""
 
     def close_spider(self) -> None:
         for pool in (self.pool, self.retry_pool):
@@ -141,6 +143,9 @@ class ExtractPipeline:
             self.slots = asyncio.Semaphore(self.n_workers)
             self.retry_lock = asyncio.Lock()
         async with self.slots:
+            if self.pool is None:
+                self.pool = self._new_pool(self.n_workers)
+                self.stats.set_value("nianbao/worker/started", self.n_workers)
             generation = self.generation
             try:
                 return await self._answer(self.pool.submit(workers.extract_job, *args))

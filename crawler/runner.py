@@ -17,6 +17,7 @@ May import: crawler.* (never monitor/ except through the store pipeline).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
 import logging
@@ -101,15 +102,8 @@ def _watch_parent(parent: int, poll: float, send_sigterm: bool) -> None:
     os._exit(EXIT_PARENT_GONE)  # each stored item is its own transaction: nothing half-written
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        sys.stderr.write("usage: python -m crawler.runner JOB.json\n")
-        return 2
-    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    die_with_parent(job.get("parent_pid"))
-    if not job.get("log_file"):
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    stats = run(job)
+def final_figures(stats: dict) -> dict:
+    """The ``done`` line's figures from a crawl's Scrapy stats."""
     final = snapshot(stats)
     final["finish_reason"] = stats.get("finish_reason", "")
     final["elapsed"] = stats.get("elapsed_time_seconds", 0)
@@ -117,8 +111,117 @@ def main(argv: list[str]) -> int:
     final["skipped_same_body"] = stats.get("nianbao/skipped/same_body", 0)
     final["skipped_same_bytes"] = stats.get("nianbao/skipped/same_bytes", 0)
     final["capped"] = stats.get("nianbao/capped", 0)
-    sys.stdout.write(json.dumps({"done": final}) + "\n")
+    final["workers_started"] = stats.get("nianbao/worker/started", 0)
+    return final
+
+
+def _say(message: dict) -> None:
+    sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+# ---- one long-lived crawl process: many jobs on one reactor ----------------------------
+
+
+class Server:
+    """``python -m crawler.runner --serve PARENT_PID``: run crawl jobs one after another in
+    this process, on one asyncio reactor, so a daemon round does not pay for a new Python,
+    Scrapy's imports and a reactor each time.
+
+    Protocol: each stdin line is the path of a job file (the one-shot format); the jobs'
+    progress lines and then ``{"done": {...}, "run_id": N}`` go to stdout. End of stdin:
+    exit 0. SIGTERM: the running crawl shuts down as Scrapy's does (its ``done`` line says
+    ``shutdown``), then the process exits. The process dies with its parent like a one-shot
+    crawl; a crawl that crashes or hangs takes this process with it, and the parent
+    (``monitor.crawlhost``) starts another for the next job.
+    """
+
+    def __init__(self) -> None:
+        self.loop = None
+        self.runner = None
+        self.stopping = False
+
+    def run(self, parent: int | None) -> int:
+        from scrapy.utils.reactor import install_reactor
+
+        die_with_parent(parent)
+        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+        from scrapy.utils.log import configure_logging
+        from twisted.internet import reactor
+
+        configure_logging({"LOG_INSTALL_ROOT_HANDLER": False})  # once: observers, warnings
+        self.loop = asyncio.get_event_loop()
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        reactor.callWhenRunning(
+            threading.Thread(target=self._read_jobs, name="jobs", daemon=True).start
+        )
+        reactor.run(installSignalHandlers=False)
+        return 0
+
+    def _read_jobs(self) -> None:
+        from twisted.internet import reactor
+
+        for line in sys.stdin:
+            if self.stopping:
+                break
+            if not line.strip():
+                continue
+            try:
+                job = json.loads(Path(line.strip()).read_text(encoding="utf-8"))
+                stats = asyncio.run_coroutine_threadsafe(self._crawl(job), self.loop).result()
+            except BaseException:  # a crawl that cannot run: this process is done for
+                logging.getLogger(__name__).exception("crawl job %s failed", line.strip())
+                sys.stderr.flush()
+                os._exit(1)  # the parent sees the exit code and starts a fresh process
+            _say({"done": final_figures(stats), "run_id": job.get("run_id")})
+            if self.stopping:  # SIGTERM during that crawl: it has shut down; so do we
+                break
+        reactor.callFromThread(reactor.stop)
+
+    async def _crawl(self, job: dict) -> dict:
+        from scrapy.crawler import AsyncCrawlerRunner
+        from scrapy.utils.log import get_scrapy_root_handler, install_scrapy_root_handler
+
+        settings = build_settings(job)
+        if settings.getbool("LOG_INSTALL_ROOT_HANDLER"):
+            install_scrapy_root_handler(settings)  # the job's log file, as one-shot crawls do
+        self.runner = AsyncCrawlerRunner(settings)
+        crawler = self.runner.create_crawler(PortalSpider)
+        try:
+            await self.runner.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
+        finally:
+            self.runner = None
+            handler = get_scrapy_root_handler()  # closed now: the next job may have none
+            if handler is not None:
+                logging.root.removeHandler(handler)
+                handler.close()
+        return crawler.stats.get_stats() if crawler.stats else {}
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        self.loop.call_soon_threadsafe(self._stop)
+
+    def _stop(self) -> None:
+        from twisted.internet import reactor
+
+        if self.runner is not None:  # the reader thread stops the reactor after its line
+            self.loop.create_task(self.runner.stop())
+        else:
+            reactor.stop()
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--serve"] and len(argv) <= 2:
+        return Server().run(int(argv[1]) if len(argv) == 2 else None)
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m crawler.runner JOB.json | --serve [PARENT_PID]\n")
+        return 2
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    die_with_parent(job.get("parent_pid"))
+    if not job.get("log_file"):
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    _say({"done": final_figures(run(job))})
     return 0
 
 

@@ -13,8 +13,11 @@ May import: crawler.documents, crawler.extract, crawler.items.
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import signal
+import threading
+import time
 
 from crawler import documents
 from crawler.extract import judge, read_page
@@ -30,14 +33,23 @@ class TaskTimeout(BaseException):
     fallbacks (pypdf → pdfminer) must not swallow it."""
 
 
-def init_worker(memory_mb: int = 0, timeout: float = 0.0, limits: dict | None = None) -> None:
+EXIT_OWNER_GONE = 143
+OWNER_POLL = 0.5  # seconds
+
+
+def init_worker(
+    memory_mb: int = 0, timeout: float = 0.0, limits: dict | None = None, owner: int = 0
+) -> None:
     """The pool's initializer: caps first, then ``warm_up``.
 
     ``memory_mb`` bounds the worker's address space (``RLIMIT_AS``; 0: no cap),
     ``timeout`` each task (seconds; 0: none), ``limits`` the file caps
-    (``documents.set_limits``).
+    (``documents.set_limits``), ``owner`` the crawl process whose pool this is: the worker
+    exits within ``OWNER_POLL`` seconds of it going (``watch_owner``).
     """
     global _timeout
+    if owner:
+        watch_owner(owner)  # before the address-space cap: a thread needs its stack
     if memory_mb > 0:
         cap = memory_mb * MB
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -48,6 +60,24 @@ def init_worker(memory_mb: int = 0, timeout: float = 0.0, limits: dict | None = 
     documents.set_limits(**(limits or {}))
     signal.signal(signal.SIGALRM, _alarm)
     warm_up()
+
+
+def watch_owner(owner: int, poll: float = OWNER_POLL) -> None:
+    """Exit when ``owner`` is gone. A worker's parent is the forkserver, not the crawl
+    process, so no parent-death signal reaches it when a crawl is killed with SIGKILL; and
+    it would wait on its task queue for ever, holding the crawl's stdout open."""
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(EXIT_OWNER_GONE)
+            except PermissionError:
+                pass
+            time.sleep(poll)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 def _alarm(signum, frame) -> None:
@@ -66,8 +96,6 @@ def ready() -> bool:
 
 def pid() -> int:
     """This worker's process id (the pipeline's supervision asks it)."""
-    import os
-
     return os.getpid()
 
 

@@ -6,7 +6,11 @@ records both processes (pid, host, start-time token). ``recover(store)`` (at the
 every crawl, and at daemon start) marks runs whose process is gone ``interrupted`` and
 judges the versions they stored, so no event is lost to a crash.
 
-A composition root: may import crawler.seeds, monitor.store, monitor.events.diff,
+After each crawl (``NIANBAO_FINDINGS``, default on), ``record_findings`` turns the findings
+on the tables of the versions stored (inconsistent, mismatch: stored by the detector in
+the transaction that judges them) and today's missing/late reports into events, once each.
+
+A composition root: may import crawler.seeds, monitor.store, monitor.events,
 monitor.config. Nothing imports it but the CLI and the scheduler.
 """
 
@@ -24,19 +28,24 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from crawler.seeds import Seed
-from monitor.config import Config, declared
-from monitor.events import detect, health
+from monitor.config import Config, declared, env
+from monitor.crawlhost import CrawlHost, CrawlHosts, read_message
+from monitor.events import deadlines, detect, health
+from monitor.events.stats import announce_findings
 from monitor.models import Event
 from monitor.proctree import Watchdog, terminate_tree
 from monitor.store import Store
 from monitor.store.locks import HOST, process_alive, start_token
-from monitor.store.pipeline import STORE_PIPELINE
 from monitor.store.rows import PortalRun, Problem
 
 logger = logging.getLogger(__name__)
+# the crawl's item pipeline that stores items, by dotted path: importing it here would import
+# Scrapy into every command that crawls (the crawl process imports it)
+STORE_PIPELINE = {"monitor.store.pipeline.StorePipeline": 800}
 ProgressFn = Callable[[dict], None]
 
 
@@ -113,14 +122,7 @@ def portal_health(row: dict) -> tuple[str, str]:
 
 def _pump(stream, on_progress: ProgressFn | None, final: dict) -> None:
     for line in stream:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if "done" in message:
-            final.update(message["done"])
-        elif on_progress and "progress" in message:
-            on_progress(message["progress"])
+        read_message(line, final, on_progress)
 
 
 def _run_child(
@@ -160,14 +162,40 @@ def _run_child(
     return code, final
 
 
+def _run_on_host(
+    host: CrawlHost, job: dict, workdir: Path, timeout: float, on_progress: ProgressFn | None
+) -> tuple[int, dict, str]:
+    job_file = workdir / "job.json"
+    job_file.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+    limit = job["settings"].get("NIANBAO_MEMORY_LIMIT_MB", declared("NIANBAO_MEMORY_LIMIT_MB"))
+    return host.run(
+        job_file, timeout, float(limit), on_progress, on_start=lambda proc: _record(proc, job)
+    )
+
+
+def crawl_hosts(settings: dict, **options: object) -> CrawlHosts | None:
+    """Long-lived crawl processes for the daemon, supervised like one-shot children
+    (``stop_children`` stops them, and their extraction workers, on shutdown); None when
+    ``NIANBAO_KEEP_CRAWLER`` is off (a new crawl process each time)."""
+    value = settings.get("NIANBAO_KEEP_CRAWLER", declared("NIANBAO_KEEP_CRAWLER"))
+    if str(value).strip().lower() in ("0", "false", "no", "off", ""):
+        return None
+    return CrawlHosts(on_spawn=_keep, on_exit=_disown, **options)
+
+
 def crawl(
     config: Config,
     seeds: list[Seed],
     trigger: str = "cli",
     on_progress: ProgressFn | None = None,
     timeout: float = 4 * 3600,
+    host: CrawlHost | None = None,
 ) -> CrawlResult:
-    """Crawl ``seeds`` once into ``config.db``, detect events, and judge each portal."""
+    """Crawl ``seeds`` once into ``config.db``, detect events, and judge each portal.
+
+    With ``host`` (the daemon's), the crawl runs in that long-lived crawl process
+    (``monitor.crawlhost``) instead of a new child of its own; it is judged the same way.
+    """
     store = Store(config.db)
     run_id = 0
     try:
@@ -199,11 +227,17 @@ def crawl(
                 "parent_pid": os.getpid(),
             }
             started = time.monotonic()
-            code, stats = _run_child(job, Path(tmp), timeout, on_progress)
-            stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
+            if host is None:
+                code, stats = _run_child(job, Path(tmp), timeout, on_progress)
+                stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
+            else:
+                code, stats, stderr_tail = _run_on_host(host, job, Path(tmp), timeout, on_progress)
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
         mass = float(config.settings.get("NIANBAO_MASS_REMOVAL", declared("NIANBAO_MASS_REMOVAL")))
-        result = _finish(store, run_id, code, stats, stderr_tail, log_file, removal_runs, mass)
+        findings = findings_on(config.settings)
+        result = _finish(
+            store, run_id, code, stats, stderr_tail, log_file, removal_runs, mass, findings
+        )
         result.events[:0] = recovered.events
         return result
     except BaseException as exc:
@@ -223,7 +257,10 @@ def _finish(
     log_file: str,
     removal_runs: int,
     mass_removal: float = 0.5,
+    findings: bool = True,
 ) -> CrawlResult:
+    """Judge each portal's run, detect the events, record the findings as events
+    (``findings``: ``NIANBAO_FINDINGS``), and finish the run."""
     death = died(code, stats, stderr_tail) if code != 0 else None  # judged on nothing
     portals = []
     with store.atomic():
@@ -245,6 +282,8 @@ def _finish(
         store, run_id, healthy, removal_runs, broken=broken, mass_removal=mass_removal
     )
     stats["detect_seconds"] = round(time.monotonic() - started, 3)
+    if findings:  # a kill before this leaves them to the next crawl's (keyed: once each)
+        events += record_findings(store, run_id)
     if death:
         status, detail = death
         logger.error("Run %s: %s", run_id, detail)
@@ -259,6 +298,40 @@ def _finish(
     return CrawlResult(
         run_id, status, portals, events, stats, store.runs.problems(run_id), log_file, detail
     )
+
+
+def findings_on(settings: dict) -> bool:
+    """``NIANBAO_FINDINGS`` (a bool, or its text from the environment or ``-s``).
+
+    >>> findings_on({}), findings_on({"NIANBAO_FINDINGS": "0"}), findings_on({"NIANBAO_FINDINGS": False})
+    (True, False, False)
+    """
+    value = settings.get("NIANBAO_FINDINGS", declared("NIANBAO_FINDINGS"))
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def record_findings(store: Store, run_id: int | None) -> list[Event]:
+    """Events for the findings subscribers follow, once each (findings are keyed): every
+    stored inconsistent/mismatch finding without an event yet (this crawl's, or those of a
+    crawl killed before it got here), and the missing/late reports as of today
+    (``NIANBAO_TODAY``, ``NIANBAO_GRACE_DAYS``). One transaction: a kill leaves them all
+    to the next crawl."""
+    grace, today = env("NIANBAO_GRACE_DAYS"), env("NIANBAO_TODAY")
+    try:
+        as_of = date.fromisoformat(today) if today else date.today()
+        grace = int(grace) if grace else int(declared("NIANBAO_GRACE_DAYS"))  # type: ignore[arg-type]
+    except ValueError:
+        logger.error(
+            "NIANBAO_TODAY=%r or NIANBAO_GRACE_DAYS=%r unreadable: no missing/late findings",
+            today,
+            grace,
+        )
+        as_of = None
+    with store.immediate():
+        events = announce_findings(store, run_id)
+        if as_of is not None:
+            events += [f["event"] for f in deadlines.record_deadlines(store, as_of, grace, run_id)]
+    return [e for e in events if e is not None]
 
 
 def _judge_health(store: Store, portal_run: PortalRun, listed: dict[str, int]) -> tuple[str, str]:
@@ -300,8 +373,16 @@ _children_guard = threading.Lock()
 
 def _adopt(child: subprocess.Popen, job: dict) -> None:
     """Keep the crawl child's handle, and record it on its run (pid + start-time token)."""
+    _keep(child)
+    _record(child, job)
+
+
+def _keep(child: subprocess.Popen) -> None:
     with _children_guard:
         _children.add(child)
+
+
+def _record(child: subprocess.Popen, job: dict) -> None:
     with Store(job["db"]) as store:
         store.runs.set_child(job["run_id"], child.pid, start_token(child.pid))
 

@@ -14,9 +14,12 @@ import click
 
 from monitor import __version__
 from monitor.cli import alerts, reports, runs, stats, web
+from monitor.cli.browse import browse
 from monitor.cli.crawl import crawl
 from monitor.cli.db import Group, backup, db_group
 from monitor.cli.demo import demo_command
+from monitor.cli.distributed import ingest, worker
+from monitor.cli.export import export
 from monitor.cli.removals import removals
 from monitor.cli.seeds import seeds
 from monitor.cli.settings import settings
@@ -146,6 +149,8 @@ def _fetch_capped(target: str) -> tuple[bytes, str, str]:
 
 COMMANDS: list[click.Command] = [
     crawl,
+    worker,
+    ingest,
     runs.runs,
     extract,
     reports.events,
@@ -169,6 +174,8 @@ COMMANDS: list[click.Command] = [
     stats.findings,
     db_group,
     backup,
+    export,
+    browse,
 ]
 """Every ``nianbao`` command: the one place they are added to the group."""
 

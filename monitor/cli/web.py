@@ -48,15 +48,25 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of the feed files. Default: feeds/ next to the database.",
 )
+@declared_option(
+    "NIANBAO_GRACE_DAYS",
+    "grace",
+    type=int,
+    help="Days after 31 January of Y+1 before year Y's report shows as missing on /coverage.",
+)
 @db_option
-def serve(http, auth_token, public_url, feed_dir, db) -> None:
+def serve(http, auth_token, public_url, feed_dir, grace, db) -> None:
     """Serve the web pages (overview, portals, reports, events, coverage, search) and the
     feeds, read-only, until Ctrl-C or SIGTERM."""
     if not Path(db).exists():
         raise BadInput(f"{db}: no such database (crawl first, or give --db)")
     open_store(db).close()  # a damaged or foreign file: exit 2 now, not on the first page
     app = create_app(
-        db, feed_dir or Path(db).parent / "feeds", auth_token=auth_token, status=status_doc
+        db,
+        feed_dir or Path(db).parent / "feeds",
+        auth_token=auth_token,
+        status=status_doc,
+        grace_days=grace,
     )
     server = WebServer(app, *http)
     base = server.start()

@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,7 @@ class Daemon:
         self.server: WebServer | None = None
         self.base_url: str | None = None
         self.channel = EmailChannel(config.smtp)
+        self.hosts = cycle.crawl_hosts(config.settings)  # long-lived crawl processes
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(config.workers)},
             job_defaults={
@@ -150,9 +152,14 @@ class Daemon:
                 key,
                 ", ".join(s.id for s in held.seeds),
             )
-            result = cycle.crawl(
-                self.opts, held.seeds, trigger="daemon", timeout=self.opts.crawl_timeout
-            )
+            with self.hosts.lease() if self.hosts else nullcontext() as host:
+                result = cycle.crawl(
+                    self.opts,
+                    held.seeds,
+                    trigger="daemon",
+                    timeout=self.opts.crawl_timeout,
+                    host=host,
+                )
             if self.cut_short and result.status not in ("ok", "partial"):
                 result.status = "interrupted"
                 result.detail = (
@@ -383,6 +390,8 @@ class Daemon:
             )
         if self.server:
             self.server.stop()
+        if self.hosts:
+            self.hosts.close()  # idle now: they exit at the end of their input
         self._stopped()
         return 0
 

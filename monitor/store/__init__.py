@@ -15,6 +15,7 @@ turns a damaged file into a ``StoreError`` that names ``nianbao db check``:
     store.operator       operator alert states and mails                      (operator.py)
     store.search         full-text search over versions (FTS5 trigram)        (search.py)
     store.stats          per-version STATS.md records, findings               (stats.py)
+    store.evidence       digests to cite, versions to export as WARC          (evidence.py)
 
 ``Store.ingest(item, run_id)`` is the crawler's one entry point into monitor/ (ingest.py).
 Rows come back as dataclasses (rows.py); lock policy is ``monitor.store.locks``.
@@ -35,6 +36,7 @@ from crawler.items import FetchProblem, ListingItem, PageItem
 from monitor.models import now_iso
 from monitor.store.base import immediate
 from monitor.store.events import Events
+from monitor.store.evidence import Evidence
 from monitor.store.ingest import Ingest
 from monitor.store.lockrows import Daemons, Locks
 from monitor.store.operator import Operator
@@ -131,6 +133,7 @@ class Store:
         self.operator = Operator(self.db)
         self.search = Search(self.db)
         self.stats = Stats(self.db)
+        self.evidence = Evidence(self.db)
         self._ingest = Ingest(self.db, self.runs, self.reports)
 
     def _open(self) -> Database:

@@ -1,7 +1,7 @@
 """The item pipeline that hands crawled items to the store: monitor/'s door into a crawl.
 
 The crawl runs in a child process (``crawler.runner``); ``monitor.cycle`` registers this
-pipeline by dotted path (``STORE_PIPELINE``) in the settings it passes, so ``crawler/``
+pipeline by dotted path (``monitor.cycle.STORE_PIPELINE``) in the settings it passes, so ``crawler/``
 never imports ``monitor/``.
 
 May import: monitor.store, scrapy.
@@ -13,8 +13,6 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from monitor.store import Store
-
-STORE_PIPELINE = {"monitor.store.pipeline.StorePipeline": 800}
 
 
 class StorePipeline:
