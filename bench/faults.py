@@ -258,7 +258,8 @@ def losses(ctx: Ctx) -> dict:
     per_version = [
         n
         for (n,) in ctx.query(
-            "SELECT (SELECT COUNT(*) FROM events e WHERE e.new_version_id = v.id) FROM versions v"
+            "SELECT (SELECT COUNT(*) FROM events e WHERE e.new_version_id = v.id "
+            "AND e.kind IN ('new', 'edited')) FROM versions v"
         )
     ]
     stored = {u for (u,) in ctx.query("SELECT url FROM reports")}

@@ -3,7 +3,8 @@ pages with 1,000 portals and 100,000 events, through the real server over HTTP.
 
 Builds a database of N portals (default 1,000), each with a few reports of two versions
 (stored through ``Store.ingest``, the crawl's path, so the search index is written too),
-two finished crawl runs with per-portal figures, and M events (default 100,000) spread over
+30 finished crawl runs (``--runs``; the last two fetched the reports, the others are a
+health history: mostly ok, some failed or broken), and M events (default 100,000) spread over
 the reports, each with the real diff of its report's two versions (``monitor.events.diff``).
 Then serves it with ``monitor.web.server.WebServer`` (waitress) and the app ``nianbao
 serve`` builds, and requests each page repeatedly over HTTP (a new connection each time,
@@ -52,7 +53,22 @@ def edit(text: str, rng: random.Random) -> str:
     return text + "\n补充说明。"
 
 
-def build(db: Path, portals: int, reports: int, events: int, chars: int) -> None:
+def history(store: Store, seeds: list[dict], runs: int, rng: random.Random) -> None:
+    """``runs`` earlier crawl runs over every portal, without pages: mostly ok, some failed or
+    broken, so each portal has a history of ``HISTORY`` runs for its health to be judged
+    from (the status document reads up to 30 per portal)."""
+    for _ in range(runs):
+        with store.immediate():
+            run_id = store.runs.begin(seeds, trigger="bench")
+            for seed in seeds:
+                health = rng.choices(["ok", "failed", "broken"], [90, 7, 3])[0]
+                store.runs.set_portal_health(
+                    run_id, seed["id"], health, "" if health == "ok" else "坏了"
+                )
+            store.runs.finish(run_id, "ok")
+
+
+def build(db: Path, portals: int, reports: int, events: int, chars: int, runs: int = 30) -> None:
     rng = random.Random(11)
     pool = paragraphs()
     seeds = [
@@ -68,6 +84,7 @@ def build(db: Path, portals: int, reports: int, events: int, chars: int) -> None
     pairs = []  # the diff of each report's two versions
     first_texts: dict[tuple[int, int], str] = {}
     with Store(db) as store:
+        history(store, seeds, runs - 2, rng)
         for pages_run in range(2):
             run_id = store.runs.begin(seeds, trigger="bench")
             for n, seed in enumerate(seeds):
@@ -144,6 +161,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=4, help="reports per portal")
     parser.add_argument("--events", type=int, default=100000)
     parser.add_argument("--chars", type=int, default=3000, help="characters per version")
+    parser.add_argument("--runs", type=int, default=30, help="crawl runs per portal (2 or more)")
     parser.add_argument("--requests", type=int, default=40, help="requests per page")
     parser.add_argument("--keep", type=Path, help="build (or reuse) the database here")
     args = parser.parse_args()
@@ -151,7 +169,7 @@ def main() -> None:
         db = args.keep or Path(tmp) / "bench.db"
         if not db.exists():
             print(f"{args.portals} portals, {args.events} events → {db}")
-            build(db, args.portals, args.reports, args.events, args.chars)
+            build(db, args.portals, args.reports, args.events, args.chars, max(2, args.runs))
         with Store(db) as store:
             top = store.db.execute("SELECT MAX(id) FROM events").fetchone()[0]
             reports = store.db.execute("SELECT MAX(id) FROM reports").fetchone()[0]

@@ -5,7 +5,9 @@ its own; the caller (``monitor.cycle``) creates the crawl run, writes the job fi
 reads the progress lines this process prints on stdout and evaluates the run after.
 
 The job file is JSON: ``{"db", "run_id", "seeds": [seed dicts], "settings": {...},
-"fetch_state": path, "log_file": path, "parent_pid": pid}``.
+"fetch_state": path, "log_file": path, "parent_pid": pid}``, and for a one-shot crawl
+``"jobdir"``: Scrapy's ``JOBDIR`` (disk queues and seen requests; a stopped crawl resumes
+from it).
 
 This process dies with its parent (``die_with_parent``): on Linux the kernel sends it
 SIGTERM when the parent goes (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread watching
@@ -28,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -45,6 +48,8 @@ def build_settings(job: dict) -> Settings:
     settings.set("NIANBAO_DB", job["db"], priority="cmdline")
     settings.set("NIANBAO_RUN_ID", job["run_id"], priority="cmdline")
     settings.set("NIANBAO_FETCH_STATE", job.get("fetch_state"), priority="cmdline")
+    if job.get("jobdir"):
+        settings.set("JOBDIR", job["jobdir"], priority="cmdline")
     if job.get("log_file"):
         settings.set("LOG_FILE", job["log_file"], priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", bool(job.get("log_file")), priority="cmdline")
@@ -58,10 +63,48 @@ def seed_from_dict(data: dict) -> Seed:
     return Seed(**known)
 
 
+CLOSED_MARK = "nianbao-closed"  # in JOBDIR: Scrapy closed the crawl and saved its queue
+
+
+def prepare_jobdir(job: dict) -> Path | None:
+    """Make the job's ``JOBDIR`` fit to resume from, and return the path of its mark.
+
+    Scrapy saves its queue when the crawl closes (``CLOSED_MARK`` is written then); its
+    seen-request file is written unflushed as it goes. After a kill -9 or a reboot neither
+    can be trusted: the queue may be lost, and requests that were queued or downloading
+    are in the seen set and would never be fetched. Then the job dir starts afresh, with
+    a seen set of the pages the earlier part stored (``done_urls``: one URL a line): the
+    lists are read again, and only pages not stored yet are fetched.
+    """
+    if not job.get("jobdir"):
+        return None
+    jobdir = Path(job["jobdir"])
+    mark = jobdir / CLOSED_MARK
+    if job.get("done_urls") and jobdir.exists() and not mark.exists():
+        import shutil
+
+        from scrapy import Request
+        from scrapy.dupefilters import RFPDupeFilter
+
+        shutil.rmtree(jobdir)
+        jobdir.mkdir(parents=True)
+        seen = RFPDupeFilter(str(jobdir))
+        with open(job["done_urls"], encoding="utf-8") as urls:
+            for url in urls:
+                if url.strip():
+                    seen.request_seen(Request(url.strip()))
+        seen.close("rebuilt")
+    mark.unlink(missing_ok=True)
+    return mark
+
+
 def run(job: dict) -> dict:
     """Crawl the job's seeds; return the final Scrapy stats."""
+    mark = prepare_jobdir(job)
     process = CrawlerProcess(build_settings(job))
     crawler = process.create_crawler(PortalSpider)
+    if mark is not None:  # after the scheduler closed (queue saved), whatever the reason
+        crawler.signals.connect(lambda **_: mark.touch(), signal=signals.spider_closed, weak=False)
     process.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
     process.start()
     return crawler.stats.get_stats() if crawler.stats else {}

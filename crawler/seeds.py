@@ -26,8 +26,6 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
-
 REQUIRED = ("id", "name", "region", "start_urls")
 OPTIONAL = {
     "allow": list,
@@ -168,6 +166,8 @@ def _cron_problem(expr: str) -> str | None:
     >>> _cron_problem("0 6 * * *") is None, _cron_problem("99 * * * *")
     (True, "Error validating expression '99': the last value (99) is higher than the maximum value (59)")
     """
+    from apscheduler.triggers.cron import CronTrigger  # a schedule check: keep crawls light
+
     try:
         CronTrigger.from_crontab(expr, timezone=UTC)
     except ValueError as exc:

@@ -71,6 +71,9 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,
+    # off (the settings above): None keeps Scrapy from importing them (aiohttp, conch) at all
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
 }
 
 # nianbao's own settings (NIANBAO_*): their defaults come from the one declared table,

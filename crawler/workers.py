@@ -20,8 +20,10 @@ import threading
 import time
 
 from crawler import documents
-from crawler.extract import judge, read_page
 from crawler.items import Extracted
+
+# crawler.extract (trafilatura, htmldate, lxml) is imported where it is used: the forkserver
+# preloads it for the workers (crawler.pipelines), the reactor process never needs it.
 
 MB = 1024 * 1024
 _timeout = 0.0
@@ -86,6 +88,8 @@ def _alarm(signum, frame) -> None:
 
 def warm_up() -> None:
     """Import and initialise the heavy parts once per worker process."""
+    from crawler.extract import judge
+
     judge(b"<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
 
 
@@ -144,6 +148,8 @@ def _extract(
     body region changed, and only then is the full trafilatura extraction (≈25 ms) paid,
     on the same parsed tree. Files (PDF, DOCX, DOC, WPS) have no fingerprint.
     """
+    from crawler.extract import judge, read_page
+
     if documents.is_document(url, content_type, body):
         return judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer)
     page = read_page(body, content_type)

@@ -16,9 +16,11 @@ monitor.config. Nothing imports it but the CLI and the scheduler.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +52,49 @@ ProgressFn = Callable[[dict], None]
 
 
 LOST_KINDS = ("worker_died",)  # pages no extraction worker could read: the run lost them
+JOB_STATE = "nianbao-job.json"  # in a crawl's job dir: the portals and the runs it spans
+STOP_GRACE = 30.0  # seconds an interrupted crawl child gets to save its queue (JOBDIR)
+
+
+class Stopped(BaseException):
+    """Raised in the crawling process on SIGTERM (the CLI installs the handler): the
+    crawl child is asked to stop once, gets ``STOP_GRACE`` seconds to save its job dir,
+    and the run is ``interrupted``; ``nianbao crawl --resume`` goes on from there."""
+
+
+class NothingToResume(ValueError):
+    """``crawl(resume=True)`` for portals with no interrupted crawl to resume."""
+
+
+def job_dir(db: str | Path, seeds: list[Seed]) -> Path:
+    """Where a one-shot crawl of ``seeds`` keeps Scrapy's disk queues and seen-request
+    set (``JOBDIR``) and its own state: ``jobs/<db stem>/portals-<hash of the portal ids>``
+    next to the database. Removed when the crawl finishes; kept for ``--resume`` when not."""
+    ids = "\n".join(sorted(s.id for s in seeds))
+    digest = hashlib.sha256(ids.encode("utf-8")).hexdigest()[:16]
+    db = Path(db).resolve()
+    return db.parent / "jobs" / db.stem / f"portals-{digest}"
+
+
+def resume_state(db: str | Path, seeds: list[Seed]) -> dict | None:
+    """The state of an unfinished crawl of exactly ``seeds`` (``{"portals", "runs"}``:
+    the runs it spans, oldest first), or None when there is nothing to resume."""
+    try:
+        state = json.loads((job_dir(db, seeds) / JOB_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not state.get("runs"):
+        return None
+    if sorted(state.get("portals") or []) != sorted(s.id for s in seeds):
+        return None
+    return state
+
+
+def _write_state(jobdir: Path, state: dict) -> None:
+    jobdir.mkdir(parents=True, exist_ok=True)
+    tmp = jobdir / (JOB_STATE + ".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, jobdir / JOB_STATE)  # a kill leaves the old state or the new one
 
 
 @dataclass
@@ -154,12 +199,29 @@ def _run_child(
                 terminate_tree(child.pid, grace=20)
                 code = child.wait()
                 final["timeout"] = timeout
+            except (KeyboardInterrupt, Stopped) as exc:
+                _stop_gracefully(child, forward=isinstance(exc, Stopped))
+                raise
         if watchdog.tripped:
             final["memory_exceeded"] = watchdog.reason
         final["tree_peak_mb"] = round(watchdog.peak_mb)
         reader.join(timeout=5)
     _disown(child)
     return code, final
+
+
+def _stop_gracefully(child: subprocess.Popen, forward: bool) -> None:
+    """Let an interrupted crawl child shut down as Scrapy does (its queue and seen set
+    saved in the job dir): one SIGTERM when ``forward`` (Ctrl-C reached the child with us,
+    a second signal would make Scrapy stop uncleanly), then ``STOP_GRACE`` seconds, then
+    the whole tree is stopped."""
+    if forward and child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        terminate_tree(child.pid, grace=5)
+        child.wait()
 
 
 def _run_on_host(
@@ -190,21 +252,42 @@ def crawl(
     on_progress: ProgressFn | None = None,
     timeout: float = 4 * 3600,
     host: CrawlHost | None = None,
+    resume: bool = False,
 ) -> CrawlResult:
     """Crawl ``seeds`` once into ``config.db``, detect events, and judge each portal.
 
+    A crawl in a child of its own keeps Scrapy's scheduler queue and seen-request set on
+    disk (``JOBDIR`` in ``job_dir``): bounded memory, and a crawl stopped before its end
+    (SIGTERM, Ctrl-C, a kill, a reboot) can be resumed: ``resume`` goes on with the same
+    job dir (``NothingToResume`` if there is none), in a new run that adopts what the
+    runs it continues saw (``Runs.adopt``), so it is judged as one whole crawl.
+
     With ``host`` (the daemon's), the crawl runs in that long-lived crawl process
-    (``monitor.crawlhost``) instead of a new child of its own; it is judged the same way.
+    (``monitor.crawlhost``) instead of a new child of its own, without a job dir; it is
+    judged the same way.
     """
+    jobdir = job_dir(config.db, seeds) if host is None else None
+    earlier: list[int] = []
+    if resume:
+        state = resume_state(config.db, seeds) if jobdir else None
+        if state is None:
+            raise NothingToResume("no interrupted crawl of these portals to resume")
+        earlier = [int(r) for r in state["runs"]]
     store = Store(config.db)
     run_id = 0
     try:
         removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
         recovered = recover(store, removal_runs)
         portals = [s.to_dict() for s in seeds]
+        if jobdir is not None and not resume and jobdir.exists():
+            logger.warning("Discarding the unfinished crawl in %s (not resumed)", jobdir)
+            shutil.rmtree(jobdir, ignore_errors=True)
         run_id = store.runs.begin(
             portals, trigger, pid=os.getpid(), host=HOST, pid_token=start_token(os.getpid())
         )
+        if jobdir is not None:
+            store.runs.adopt(earlier, run_id)
+            _write_state(jobdir, {"portals": [s.id for s in seeds], "runs": [*earlier, run_id]})
         log_dir = Path(config.db).resolve().parent / "logs" / Path(config.db).stem  # per database
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = str(log_dir / f"run-{run_id}.log")
@@ -226,6 +309,14 @@ def crawl(
                 "log_file": log_file,
                 "parent_pid": os.getpid(),
             }
+            if jobdir is not None:
+                job["jobdir"] = str(jobdir / "scrapy")
+            if earlier:  # after a kill -9 the runner rebuilds the seen set from these
+                done = Path(tmp) / "done_urls.txt"
+                done.write_text(
+                    "".join(f"{u}\n" for u in store.runs.fetched_urls(run_id)), encoding="utf-8"
+                )
+                job["done_urls"] = str(done)
             started = time.monotonic()
             if host is None:
                 code, stats = _run_child(job, Path(tmp), timeout, on_progress)
@@ -233,6 +324,13 @@ def crawl(
             else:
                 code, stats, stderr_tail = _run_on_host(host, job, Path(tmp), timeout, on_progress)
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
+        if earlier:
+            stats["resumed_from"] = earlier
+        if jobdir is not None:
+            if code == 0 and stats.get("finish_reason") == "finished":
+                shutil.rmtree(jobdir, ignore_errors=True)
+            else:
+                stats["resumable"] = True  # `nianbao crawl --resume` goes on from here
         mass = float(config.settings.get("NIANBAO_MASS_REMOVAL", declared("NIANBAO_MASS_REMOVAL")))
         findings = findings_on(config.settings)
         result = _finish(

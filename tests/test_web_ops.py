@@ -6,6 +6,7 @@ states in the right cells after the reports change."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import sqlite3
 import time
@@ -16,16 +17,15 @@ from datetime import date
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.daemon.status import status
+from monitor.daemon.status import health_fields, portal_health, status
 from monitor.models import Subscription
 from monitor.store import Store
 from monitor.web import WebServer, create_app
 from monitor.web.coverage import cell_state, last_due_year
-from tests.test_web_pages import crawled  # noqa: F401  (the module fixture)
 
 
 @pytest.fixture
-def copy(crawled, tmp_path):  # noqa: F811
+def copy(crawled, tmp_path):
     """A copy of the crawled database, to change freely."""
     db, edit = crawled
     target = tmp_path / "nianbao.db"
@@ -272,3 +272,69 @@ def test_overview_pages_portals_and_sees_new_ones_at_once(copy):
     assert len(ids) == 154
     page = client.get("/?portals=2").get_data(as_text=True)
     assert "门户第 2 页，共 154 个" in page and "上一页门户" in page
+
+
+# ---- the status document the overview shows, from grouped queries -------------------------
+
+
+def test_status_from_grouped_queries_matches_judging_each_run(tmp_path):
+    """``status`` (one grouped query for every portal) gives what ``portal_health`` and
+    ``health_fields`` give from each portal's latest runs: histories of every kind (ok,
+    failing, broken, partial, a run still running, more runs than are looked at, empty
+    details, never crawled), and a lock."""
+    rng = random.Random(11)
+    db = tmp_path / "nianbao.db"
+    portals = [
+        {"id": f"p{i}", "name": f"门户{i}", "region": "江苏", "start_urls": []} for i in range(9)
+    ]
+    with Store(db) as store:
+        store.runs.upsert_portals(portals)
+        for n in range(40):
+            subset = [p for p in portals[:-1] if p["id"] == "p0" or rng.random() < 0.75]  # not p8
+            run_id = store.runs.begin(subset, trigger=rng.choice(["cli", "daemon"]))
+            store.db.execute(  # a minute apart: which run a health_since names shows
+                "UPDATE crawl_runs SET started_at = ? WHERE id = ?",
+                [f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00Z", run_id],
+            )
+            for p in subset:
+                health = rng.choice(["ok", "ok", "ok", "broken", "failed", "degraded"])
+                if p["id"] == "p0":  # 40 failures in a row: counted up to the 30 looked at
+                    health = "failed"
+                store.runs.set_portal_health(run_id, p["id"], health, rng.choice(["", "坏了"]))
+            if n < 39:  # the last one still running
+                outcome = rng.choice(["ok", "ok", "partial", "failed", "interrupted"])
+                store.runs.finish(run_id, outcome, detail=rng.choice(["", "run detail"]))
+        store.db.execute(
+            "INSERT INTO locks (portal_id, owner, pid, host, acquired_at) "
+            "VALUES ('p1', 'cli', 4242, 'h', '2026-01-01T00:00:00Z')"
+        )
+        doc = status(store)
+        recent = store.runs.recent_by_portal()
+        held = store.reports.held_counts()
+    by_id = {p["portal_id"]: p for p in doc["portals"]}
+    assert set(by_id) == {p["id"] for p in portals}
+    assert [p["health"] == "broken" for p in doc["portals"]] == sorted(
+        (p["health"] == "broken" for p in doc["portals"]), reverse=True
+    )  # broken first
+    assert by_id["p0"]["health"] == "running" and by_id["p0"]["consecutive_failures"] == 29
+    assert by_id["p8"]["health"] == "never crawled" and by_id["p8"]["last_run"] is None
+    assert by_id["p1"]["locked_by"] == "cli (pid 4242)"
+    healths = set()
+    for portal_id, runs in recent.items():
+        dicts = [r.to_json() for r in runs]
+        want = {**portal_health(dicts), **health_fields(dicts, held.get(portal_id, 0))}
+        got = {k: by_id[portal_id][k] for k in want}
+        assert got == want, portal_id
+        assert list(by_id[portal_id]) == [
+            "portal_id",
+            "name",
+            "last_run",
+            "next_run",
+            "locked_by",
+            *want,
+        ]  # the order --json always had
+        if dicts:
+            last = by_id[portal_id]["last_run"]
+            assert last["run_id"] == dicts[0]["run_id"] and last["status"] == dicts[0]["run_status"]
+        healths.add(want["health"])
+    assert healths >= {"ok", "failing", "broken", "running", "never crawled"}

@@ -29,8 +29,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import adapters, documents, heuristics
-from crawler.extract import is_cover
-from crawler.items import FetchProblem, ListingItem, PageItem
+from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
 from crawler.middlewares import load_fetch_state
 from crawler.seeds import Seed
 from crawler.spiders.fetching import (
@@ -467,3 +466,12 @@ class PortalSpider(scrapy.Spider):
             failure.getErrorMessage()[:300],
             request.meta.get("listed_on"),
         )
+
+
+def is_cover(extracted: Extracted) -> bool:
+    """``crawler.extract.is_cover``, imported at the first verdict: the extraction stack
+    (trafilatura, lxml, htmldate) belongs to the workers, and a crawl whose pages all
+    answer 304 never loads it in the reactor process."""
+    from crawler.extract import is_cover as verdict_is_cover
+
+    return verdict_is_cover(extracted)

@@ -10,6 +10,20 @@ May import: crawler.documents (file kinds), lxml, python-docx. Never monitor/.
 
 from __future__ import annotations
 
-from crawler.stats.record import parse_record
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.stats.record import parse_record
 
 __all__ = ["parse_record"]
+
+
+def __getattr__(name: str) -> object:
+    """``parse_record`` loads ``record`` (documents, lxml, the table readers) on first use:
+    ``import crawler.stats.keys`` and a crawl whose versions did not change stay light."""
+    if name == "parse_record":
+        from crawler.stats.record import parse_record
+
+        globals()["parse_record"] = parse_record
+        return parse_record
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,8 +18,6 @@ import click
 
 from crawler.seeds import Seed
 from monitor import config
-from monitor.alerts import EmailChannel, channels, outbox
-from monitor.alerts.email import valid_address
 from monitor.cli.util import (
     DEFAULT_SEEDS,
     BadInput,
@@ -35,8 +33,6 @@ from monitor.cli.util import (
     seeds_option,
     settings_option,
 )
-from monitor.daemon.status import status as status_doc
-from monitor.daemon.status import status_text
 from monitor.models import EventKind, Subscription
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -91,6 +87,8 @@ def setup_logging(level: str, as_json: bool = False) -> None:
 
 
 def sub_json(row: dict) -> dict:
+    from monitor.alerts import channels  # the alerts stack loads with the commands that use it
+
     data = {k: row.get(k) for k in SUB_FIELDS if k in row}
     data["kinds"] = (
         json.loads(row["kinds"]) if isinstance(row.get("kinds"), str) else row.get("kinds")
@@ -206,6 +204,9 @@ def daemon(
 @json_option
 def status(db, as_json) -> None:
     """Show the daemon, the outbox, and each portal's last run, next run and health."""
+    from monitor.daemon.status import status as status_doc
+    from monitor.daemon.status import status_text
+
     with open_store(db) as store:
         doc = status_doc(store)
     if as_json:
@@ -245,6 +246,9 @@ def subscribe(
     email, to, region, issuer, year, kinds, keyword, digest, backfill, db, as_json
 ) -> None:
     """Subscribe EMAIL (or --to URL) to the events that match every given filter (from now on)."""
+    from monitor.alerts import channels
+    from monitor.alerts.email import valid_address
+
     if bool(email) == bool(to):
         raise BadInput("give either EMAIL or --to URL (exactly one)")
     if to:
@@ -357,6 +361,8 @@ def subscribers(show_all, db, as_json) -> None:
 @json_option
 def feed(sub_id, out, fmt, link, db, as_json) -> None:
     """Write an Atom or RSS feed of the latest events (of everything, or of one subscription)."""
+    from monitor.alerts import outbox
+
     with open_store(db) as store:
         sub = None
         if sub_id is not None:
@@ -386,6 +392,8 @@ def feed(sub_id, out, fmt, link, db, as_json) -> None:
 @json_option
 def deliver(retry_failed, retry_max, public_url, feed_dir, db, as_json) -> None:
     """Run one delivery round now: queue matching events, send due mails, record the outcome."""
+    from monitor.alerts import EmailChannel, outbox
+
     setup_logging("warning")
     cfg = config.load(db, feed_dir=feed_dir, retry_max=retry_max, public_url=public_url)
     with open_store(db) as store:

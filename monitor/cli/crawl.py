@@ -6,6 +6,7 @@ monitor.cli.textout, monitor.cli.distributed (``--distributed``), crawler.seeds.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -15,6 +16,7 @@ from monitor import config, cycle
 from monitor.cli.distributed import redis_option, run_distributed
 from monitor.cli.textout import Progress, crawl_summary, event_detail
 from monitor.cli.util import (
+    BadInput,
     JobFailed,
     db_option,
     echo_json,
@@ -36,6 +38,12 @@ from monitor.store.locks import portal_locks
     help="Crawl through Redis with `nianbao worker` and `nianbao ingest` processes.",
 )
 @redis_option
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Go on with the crawl of these portals that was stopped before its end "
+    "(SIGTERM, Ctrl-C, a kill, a reboot), fetching nothing it already fetched.",
+)
 @db_option
 @json_option
 def crawl(
@@ -44,15 +52,28 @@ def crawl(
     quiet: bool,
     distributed: bool,
     redis_url: str | None,
+    resume: bool,
     db,
     as_json: bool,
 ) -> None:
     """Crawl the portals once, store what is new or changed, and record events."""
     cfg = config.load(db, seeds=seeds, settings=settings)
+    if resume and distributed:
+        raise BadInput("--resume: a distributed crawl resumes by itself (its queue is in Redis)")
+    if resume and cycle.resume_state(cfg.db, cfg.seeds) is None:
+        raise BadInput(
+            f"--resume: no interrupted crawl of these {len(cfg.seeds)} portal(s) in {cfg.db}: "
+            "select the same portals (--seeds/--portal) as the crawl that was stopped"
+        )
     if distributed:
         result = run_distributed(cfg, redis_url)
     else:
-        result = run_crawl(cfg, quiet or as_json)
+        signal.signal(signal.SIGTERM, _stop)  # the crawl child saves its queue to resume
+        try:
+            result = run_crawl(cfg, quiet or as_json, resume=resume)
+        except (cycle.Stopped, KeyboardInterrupt):
+            click.echo("nianbao: crawl stopped; `nianbao crawl --resume` goes on", err=True)
+            sys.exit(1)
     if as_json:
         echo_json(result.to_json())
     else:
@@ -62,15 +83,26 @@ def crawl(
     sys.exit(result.exit_code)
 
 
-def run_crawl(cfg: config.Config, quiet: bool, trigger: str = "cli") -> cycle.CrawlResult:
-    """Crawl ``cfg.seeds`` under the per-portal locks the daemon also takes."""
+def _stop(signum: int, frame: object) -> None:
+    raise cycle.Stopped(f"stopped by signal {signum}")
+
+
+def run_crawl(
+    cfg: config.Config, quiet: bool, trigger: str = "cli", resume: bool = False
+) -> cycle.CrawlResult:
+    """Crawl ``cfg.seeds`` under the per-portal locks the daemon also takes (``resume``:
+    go on with their interrupted crawl, ``cycle.crawl``)."""
     with open_store(cfg.db) as store, portal_locks(store, cfg.seeds, owner=trigger) as held:
         if held.skipped:
             click.echo(f"nianbao: {held.message()}", err=True)
         if not held.seeds:
             raise JobFailed(f"nothing crawled: {held.message()}")
+        if resume and len(held.seeds) != len(cfg.seeds):
+            raise JobFailed("--resume: some of the portals are being crawled by another process")
         progress = Progress(enabled=False if quiet else None)
         try:
-            return cycle.crawl(cfg, held.seeds, trigger=trigger, on_progress=progress)
+            return cycle.crawl(
+                cfg, held.seeds, trigger=trigger, on_progress=progress, resume=resume
+            )
         finally:
             progress.close()

@@ -33,12 +33,10 @@ from datetime import UTC, date, datetime
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from monitor import __version__
 from monitor.cli.util import BadInput, JobFailed, db_option, echo_json, json_option, open_store
@@ -46,6 +44,10 @@ from monitor.models import UTC_FORMAT, parse_iso
 from monitor.store import Store
 from monitor.store.evidence import sha256
 from monitor.store.rows import Version
+
+if TYPE_CHECKING:  # warcio loads with the export command, not with every `nianbao`
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
 
 REFRAMED = {"content-encoding", "transfer-encoding", "content-length"}
 """Headers about a framing of the body other than the bytes stored: renamed X-Original-*."""
@@ -146,6 +148,8 @@ def write_warc(
     since_text: str | None = None,
 ) -> dict[str, int]:
     """Write the warcinfo record and every matching version's records; return counts."""
+    from warcio.warcwriter import WARCWriter
+
     writer = WARCWriter(fh, gzip=True)
     info = {
         "software": f"nianbao/{__version__} (warcio)",
@@ -264,6 +268,8 @@ def response_headers(version: Version, raw: bytes) -> StatusAndHeaders:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = "Unknown"
+    from warcio.statusandheaders import StatusAndHeaders
+
     return StatusAndHeaders(f"{status} {reason}", headers, protocol="HTTP/1.1")
 
 
@@ -271,6 +277,8 @@ def request_headers(url: str, agent: str) -> StatusAndHeaders:
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = [("Host", parts.netloc), ("User-Agent", agent)]
+    from warcio.statusandheaders import StatusAndHeaders
+
     return StatusAndHeaders(f"GET {target} HTTP/1.1", headers, is_http_request=True)
 
 

@@ -24,13 +24,12 @@ import tempfile
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from crawler import discover as finder
 from crawler import settings as crawl_settings
 from crawler.adapters import help_text
-from crawler.discover.fetch import Fetcher
 from crawler.seeds import Seed, SeedError, load_seed_file, load_seeds
 from monitor.cli.textout import terminal_safe
 from monitor.cli.util import (
@@ -44,6 +43,9 @@ from monitor.cli.util import (
     settings_option,
 )
 from monitor.config import crawl_env
+
+if TYPE_CHECKING:  # discovery (requests) loads with the commands that fetch
+    from crawler.discover.fetch import Fetcher
 
 
 def run_check(seeds: list[Seed], settings: dict, timeout: float = 1800) -> list[dict]:
@@ -131,6 +133,8 @@ def check(seeds: list[Seed], settings: dict, db, as_json) -> None:
 def fetcher(settings: dict) -> Fetcher:
     """A polite fetcher with the crawl's User-Agent, delay, timeout and robots.txt rule
     (the crawl defaults, then the environment, then ``-s`` overrides)."""
+    from crawler.discover.fetch import Fetcher
+
     values = {
         "USER_AGENT": crawl_settings.USER_AGENT,
         "DOWNLOAD_DELAY": crawl_settings.DOWNLOAD_DELAY,
@@ -172,6 +176,8 @@ def append_entries(path: Path, entries: list[dict]) -> tuple[list[dict], list[st
     """Append the entries whose id and start URL are new to ``path`` (created if
     missing), atomically; the file must stay valid TOML that the seed loader accepts.
     Returns (written, skipped reasons)."""
+    from crawler import discover as finder
+
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         tomllib.loads(text)
@@ -237,6 +243,8 @@ def discover(url: str, write: Path | None, max_pages: int, settings: dict, db, a
     column), one polite request at a time (robots.txt, DOWNLOAD_DELAY, the crawl's
     User-Agent). Exit 1 when no column is found, 2 on a bad URL.
     """
+    from crawler import discover as finder
+
     # --db is accepted like on every command; discovery stores nothing.
     problem = finder.url_problem(url)
     if problem:

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import click
 
-from crawler.stats import keys, parse_record
-from monitor.alerts.cells import ACTIVE_ROWS  # the row names mails use, too
+from crawler.stats import keys
 from monitor.cli.textout import terminal_safe
 from monitor.cli.util import (
     BadInput,
@@ -32,6 +31,14 @@ from monitor.cli.util import (
     json_option,
     open_store,
 )
+
+
+def parse_record(body: bytes, url: str, content_type: str, text: str) -> dict:
+    """``crawler.stats.parse_record``, loaded on first use (the table readers are heavy)."""
+    from crawler.stats import parse_record as parse
+
+    return parse(body, url, content_type, text)
+
 
 APPLY_HEAD = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
 APPEAL_HEAD = ("结果维持", "结果纠正", "其他结果", "尚未审结", "总计")
@@ -137,6 +144,8 @@ def render_tables(data: dict) -> list[str]:
     out = [f"url: {data['url']}", f"template: {data['template']}"]
     if data["template"] not in ("2019", "2021"):
         return [*out, "(no standard tables)"]
+    from monitor.alerts.cells import ACTIVE_ROWS  # the row names mails use, too
+
     active = keys.ACTIVE_2021 if data["template"] == "2021" else keys.ACTIVE_2019
     out.append("二、主动公开")
     for row, columns in active.items():

@@ -19,7 +19,6 @@ from crawler.options import BY_NAME
 from crawler.seeds import Seed, SeedError, load_seeds
 from monitor.config import default_db, parse_duration
 from monitor.store import Store, StoreError
-from monitor.web.server import ListenError, PublicUrlError, parse_listen, public_url
 
 DEFAULT_SEEDS = Path("seeds")
 
@@ -156,6 +155,8 @@ def http_address(
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (loopback) → (host, port); bad values exit 2."""
     if not value:
         return None
+    from monitor.web.server import ListenError, parse_listen  # the web stack: only when asked
+
     try:
         return parse_listen(value)
     except ListenError as exc:
@@ -164,6 +165,8 @@ def http_address(
 
 def checked_public_url(value: str | None) -> str | None:
     """``--public-url`` / ``NIANBAO_PUBLIC_URL``: an http(s) address, or exit 2."""
+    from monitor.web.server import PublicUrlError, public_url  # the web stack: only when asked
+
     try:
         return public_url(None, value) if value else None
     except PublicUrlError as exc:

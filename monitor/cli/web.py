@@ -24,9 +24,7 @@ from monitor.cli.util import (
     open_store,
     public_url_option,
 )
-from monitor.daemon.status import status as status_doc
 from monitor.store.search import MARK_END, MARK_START
-from monitor.web import WebServer, create_app
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -58,6 +56,9 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 def serve(http, auth_token, public_url, feed_dir, grace, db) -> None:
     """Serve the web pages (overview, portals, reports, events, coverage, search) and the
     feeds, read-only, until Ctrl-C or SIGTERM."""
+    from monitor.daemon.status import status as status_doc  # the web stack: only to serve
+    from monitor.web import WebServer, create_app
+
     if not Path(db).exists():
         raise BadInput(f"{db}: no such database (crawl first, or give --db)")
     open_store(db).close()  # a damaged or foreign file: exit 2 now, not on the first page

@@ -1,18 +1,17 @@
 """``nianbao status``: each portal's last run, next run and health, plus the daemon and outbox.
 
-May import: monitor.store.locks, monitor.store.
+May import: monitor.store, monitor.web.health (the daemon's liveness, shared with /healthz).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from monitor.models import parse_iso
 from monitor.store import Store
-from monitor.store.locks import HOST, pid_alive
+from monitor.store.views import Views
+from monitor.web.health import HEARTBEAT_STALE, liveness
 
-HEARTBEAT_STALE = 180.0  # seconds without a heartbeat before a daemon counts as gone
+__all__ = ["HEARTBEAT_STALE", "status", "status_text"]
 
 
 def run_ok(run: dict) -> bool:
@@ -90,10 +89,7 @@ def daemon_state(store: Store) -> dict | None:
     row = store.daemons.latest()
     if row is None:
         return None
-    beat = parse_iso(row.heartbeat_at)
-    fresh = (datetime.now(UTC) - beat).total_seconds() < HEARTBEAT_STALE
-    alive = pid_alive(row.pid) if row.host == HOST else fresh
-    running = row.status != "stopped" and alive and fresh
+    running = liveness(vars(row)) is None  # as /healthz judges it
     return {
         "pid": row.pid,
         "running": running,
@@ -105,15 +101,17 @@ def daemon_state(store: Store) -> dict | None:
 
 
 def status(store: Store) -> dict:
-    """The ``nianbao status --json`` document."""
+    """The ``nianbao status --json`` document. Each portal's latest runs are read as plain
+    rows, newest first, stopping once every portal has its ``HISTORY``
+    (``Views.recent_runs``): with 1,000 portals it is what the overview waits for after a
+    write."""
     daemon = daemon_state(store)
     next_runs = daemon["next_runs"] if daemon else {}
     names = store.runs.names()
-    locked = {r.portal_id: r for r in store.locks.all()}
+    locked = {r.portal_id: f"{r.owner} (pid {r.pid})" for r in store.locks.all()}
     held = store.reports.held_counts()
     portals = []
-    for portal_id, recent in store.runs.recent_by_portal().items():
-        runs = [r.to_json() for r in recent]
+    for portal_id, runs in Views(store.db).recent_runs().items():
         last = runs[0] if runs else None
         portals.append(
             {
@@ -130,9 +128,7 @@ def status(store: Store) -> dict:
                     "trigger": last["trigger"],
                 },
                 "next_run": next_runs.get(portal_id),
-                "locked_by": f"{locked[portal_id].owner} (pid {locked[portal_id].pid})"
-                if portal_id in locked
-                else None,
+                "locked_by": locked.get(portal_id),
                 **portal_health(runs),
                 **health_fields(runs, held.get(portal_id, 0)),
             }

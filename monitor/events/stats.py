@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crawler.stats import checks, parse_record
+from crawler.stats import checks
 from monitor.events import about
 from monitor.models import Event, EventKind, now_iso
 from monitor.store import Store
@@ -70,6 +70,8 @@ def changed_keys(before: dict, after: dict) -> list[tuple[str, object, object]]:
 
 def judge_stats(store: Store, versions: list[Version], prev_ids: dict[int, int]) -> Judged:
     """Parse, store and compare the records of ``versions`` (see the module docstring)."""
+    from crawler.stats import parse_record  # the table readers: only when a version is new
+
     judged = Judged()
     at = now_iso()
     for source in store.stats.sources(v.id for v in versions):

@@ -84,6 +84,55 @@ class Runs(Part):
                 [now_iso(), status, json.dumps(stats or {}, ensure_ascii=False), detail, run_id],
             )
 
+    def adopt(self, earlier: list[int], run_id: int) -> None:
+        """Make ``run_id`` the continuation of the ``earlier`` runs it resumes (``nianbao
+        crawl --resume``): what they saw of the run's portals counts as seen by this run
+        (pages fetched and listed, reports seen), their problems are copied to it and their
+        counters added to its own, so it is judged as one whole crawl; a report the earlier
+        part fetched is never missing from it. The earlier runs keep their own rows and
+        counters (their pages' ``last_*_run`` now name this run)."""
+        if not earlier:
+            return
+        marks = ", ".join("?" * len(earlier))
+        portals = self.portal_ids(run_id)
+        in_portals = ", ".join("?" * len(portals))
+        with self.db.atomic():
+            for column in ("last_ok_run", "last_listed_run", "last_run_id"):
+                self.db.execute(
+                    f"UPDATE pages SET {column} = ? WHERE {column} IN ({marks}) "
+                    f"AND portal_id IN ({in_portals})",
+                    [run_id, *earlier, *portals],
+                )
+            self.db.execute(
+                f"UPDATE reports SET last_seen_run = ? WHERE last_seen_run IN ({marks}) "
+                f"AND portal_id IN ({in_portals})",
+                [run_id, *earlier, *portals],
+            )
+            self.db.execute(
+                "INSERT INTO problems (run_id, portal_id, url, kind, status, detail, at, "
+                "listed_on, is_listing) SELECT ?, portal_id, url, kind, status, detail, at, "
+                f"listed_on, is_listing FROM problems WHERE run_id IN ({marks}) "
+                f"AND portal_id IN ({in_portals}) ORDER BY id",
+                [run_id, *earlier, *portals],
+            )
+            sums = ", ".join(
+                f"{c} = {c} + (SELECT COALESCE(SUM(e.{c}), 0) FROM portal_runs e WHERE "
+                f"e.portal_id = portal_runs.portal_id AND e.run_id IN ({marks}))"
+                for c in COUNTERS
+            )
+            self.db.execute(
+                f"UPDATE portal_runs SET {sums}, adapter = COALESCE(adapter, (SELECT e.adapter "
+                f"FROM portal_runs e WHERE e.portal_id = portal_runs.portal_id AND e.run_id IN "
+                f"({marks}) AND e.adapter IS NOT NULL ORDER BY e.run_id DESC LIMIT 1)) "
+                "WHERE run_id = ?",
+                [*(x for _ in COUNTERS for x in earlier), *earlier, run_id],
+            )
+
+    def fetched_urls(self, run_id: int) -> list[str]:
+        """The pages fetched in this run (stored, or answered with a problem)."""
+        rows = self.db.query("SELECT url FROM pages WHERE last_run_id = ? ORDER BY url", [run_id])
+        return [r["url"] for r in rows]
+
     def set_child(self, run_id: int, pid: int, token: str | None) -> None:
         """Record the run's crawl child process (pid and start-time token)."""
         self.db.execute(

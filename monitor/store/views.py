@@ -1,16 +1,19 @@
-"""Read-only summaries for the web side (issue 11): the coverage grid's cells and the
-figures ``/metrics`` exports. Each is one grouped query (or a few), never a query per
+"""Read-only summaries for the web side (issue 11): the coverage grid's cells, each portal's
+last run and health (``nianbao status`` and the overview), and the figures ``/metrics`` exports. Each is one grouped query (or a few), never a query per
 portal or per cell, so they stay fast with 1,000 portals and 100,000 events.
 
 The web layer builds ``Views(store.db)`` itself; it writes nothing.
 
-May import: monitor.models, monitor.store.base.
+May import: monitor.models, monitor.store.base, monitor.store.runs (HISTORY).
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from monitor.models import Event
 from monitor.store.base import Part
+from monitor.store.runs import HISTORY
 
 OPEN_INCONSISTENT = (
     "SELECT version_id FROM findings WHERE kind = 'inconsistent' AND partial = 0 "
@@ -55,6 +58,44 @@ class Views(Part):
             [report_id],
         )
         return [Event.from_row(r) for r in rows]
+
+    # ---- nianbao status, the overview --------------------------------------------
+
+    def recent_runs(self, history: int = HISTORY) -> dict[str, list[sqlite3.Row]]:
+        """Per known portal (by id), its latest ``history`` runs, newest first: what its
+        health is judged from. Rows (``sqlite3.Row``, read by name) have run_id,
+        portal_status, portal_detail, started_at, finished_at, trigger, run_status,
+        run_detail.
+
+        Read in the primary key's order (newest run first, no sort) and stopped as soon
+        as every portal has ``history`` runs: the cost follows the portals and the
+        history, not every run ever recorded, and no row becomes an object."""
+        out: dict[str, list[sqlite3.Row]] = {
+            r[0]: [] for r in self.db.execute("SELECT id FROM portals ORDER BY id")
+        }
+        waiting = len(out)
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        cursor.execute(
+            "SELECT pr.portal_id, pr.run_id, pr.status AS portal_status, "
+            "pr.detail AS portal_detail, cr.started_at, cr.finished_at, cr.trigger, "
+            "cr.status AS run_status, cr.detail AS run_detail "
+            "FROM portal_runs pr JOIN crawl_runs cr ON cr.id = pr.run_id "
+            "ORDER BY pr.run_id DESC"
+        )
+        try:
+            while waiting:
+                batch = cursor.fetchmany(2000)
+                if not batch:
+                    break
+                for row in batch:
+                    runs = out.get(row[0])
+                    if runs is not None and len(runs) < history:
+                        runs.append(row)
+                        waiting -= len(runs) == history
+        finally:
+            cursor.close()
+        return out
 
     # ---- /metrics -----------------------------------------------------------------
 

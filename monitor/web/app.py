@@ -8,6 +8,9 @@ Routes:
     ``/unsubscribe/<token>``           GET asks (a button), POST unsubscribes; RFC 8058 one-click
                                        (``List-Unsubscribe=One-Click`` in the body) is a POST too
     ``/health``                        JSON: ``ok`` and whether the database can be read
+    ``/healthz``                       JSON, 200 only when the database can be read and the
+                                       daemon's heartbeat is fresh (``health.py``), else 503
+                                       with ``reason``; ``?max_age=SECONDS`` sets the window
     ``/metrics``                       Prometheus text format, read from the database at
                                        scrape time (``metrics.py``); needs the access
                                        token when one is set (``Authorization: Bearer``)
@@ -22,7 +25,7 @@ connection, migrations checked once per file and schema; a database that cannot 
 gives a 503 page (and the next request checks the file again).
 
 May import: flask, prometheus_client, the standard library, monitor.store, monitor.alerts.feed,
-monitor.web.
+monitor.config (the grace-days setting), monitor.web.
 """
 
 from __future__ import annotations
@@ -34,15 +37,26 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+)
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
 from monitor.alerts.feed import feed_token
+from monitor.config import declared, env
 from monitor.models import Subscription
 from monitor.store import StoreError
 from monitor.web.auth import install as install_auth
 from monitor.web.db import Databases
+from monitor.web.health import HEARTBEAT_STALE, healthz
 from monitor.web.metrics import exposition, registry_for
 from monitor.web.pages import pages
 
@@ -83,8 +97,9 @@ def create_app(
         auth_token: every page needs it (``monitor.web.auth``); feeds keep their own tokens.
         status: the ``nianbao status --json`` document of a store, for the overview's
             portal health (it lives in monitor.daemon, above this layer).
-        grace_days: days after 31 January before a report is missing on ``/coverage``
-            (``NIANBAO_GRACE_DAYS``; default: the setting's default).
+        grace_days: days after 31 January before a report is missing on ``/coverage``;
+            None: ``NIANBAO_GRACE_DAYS`` from the environment (so the daemon's ``--http``
+            judges as its crawls do), else the setting's default.
     """
     app = Flask(__name__)
     app.config.update(
@@ -95,7 +110,7 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.config["STATUS_DOC"] = status
-    app.config["GRACE_DAYS"] = grace_days
+    app.config["GRACE_DAYS"] = configured_grace() if grace_days is None else grace_days
     databases = Databases(app.config["NIANBAO_DB"])
     app.extensions["nianbao_db"] = databases
     app.extensions["nianbao_metrics"] = registry_for(databases)
@@ -107,6 +122,18 @@ def create_app(
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(sqlite3.DatabaseError, _store_error)
     return app
+
+
+def configured_grace() -> int:
+    """``NIANBAO_GRACE_DAYS`` from the environment, else its declared default (a value
+    that is not a whole number is logged and ignored, as the crawl's findings do)."""
+    value = env("NIANBAO_GRACE_DAYS")
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            logger.error("NIANBAO_GRACE_DAYS=%r is not a number of days: using the default", value)
+    return int(declared("NIANBAO_GRACE_DAYS"))  # type: ignore[call-overload]
 
 
 def _security_headers(response: Response) -> Response:
@@ -236,6 +263,21 @@ def health() -> tuple[dict, int]:
     """``{"ok": bool, "db": bool}``; 503 when the database cannot be read."""
     db_ok = _db_readable(current_app.config["NIANBAO_DB"])
     return {"ok": db_ok, "db": db_ok}, 200 if db_ok else 503
+
+
+@web.get("/healthz")
+def healthz_check() -> Response:
+    """For a load balancer or a systemd watchdog: 200 when the database can be read and the
+    daemon's heartbeat is fresh, else 503 with ``reason`` ("no daemon running", "heartbeat
+    12 min old", "database unreadable", ...). ``?max_age=SECONDS`` (10 or more) replaces
+    the default window of ``HEARTBEAT_STALE`` seconds."""
+    value = request.args.get("max_age", "")
+    window = max(10.0, float(value)) if value.isdigit() else HEARTBEAT_STALE
+    body, code = healthz(current_app.config["NIANBAO_DB"], window)
+    response = current_app.json.response(body)
+    response.status_code = code
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # ---- metrics ----------------------------------------------------------------------------

@@ -5,8 +5,9 @@ an HttpOnly, SameSite=Lax cookie and redirects to the same address without the t
 it stays out of history and logs), or the cookie. The cookie holds a digest of the token,
 never the token. Scripts and Prometheus may instead send ``Authorization: Bearer T``.
 Feeds, unsubscribe links, ``/health`` and the stylesheet are outside: feeds keep their own
-per-subscription tokens, and ``/health`` tells a load balancer only whether the database
-can be read. ``/metrics`` needs the token (portal names and volumes are not for everyone):
+per-subscription tokens, ``/health`` tells a load balancer only whether the database
+can be read, and ``/healthz`` only whether the daemon's heartbeat is fresh (its pid and
+heartbeat time, nothing else). ``/metrics`` needs the token (portal names and volumes are not for everyone):
 give Prometheus ``authorization: {credentials: T}`` in its scrape config.
 
 May import: flask and the standard library.
@@ -24,6 +25,7 @@ COOKIE = "nianbao_web"
 OPEN_ENDPOINTS = {
     "static",
     "web.health",
+    "web.healthz_check",
     "web.all_events_feed",
     "web.subscription_feed",
     "web.unsubscribe_page",

@@ -1,0 +1,171 @@
+"""Resumable crawls (issue 12): a one-shot ``nianbao crawl`` keeps Scrapy's queue and
+seen-request set in a job dir next to the database; stopped mid-way (SIGTERM to the
+``nianbao crawl`` process, or kill -9 of its whole process group), ``nianbao crawl
+--resume`` goes on in a new run that fetches no report page twice and is judged with what
+the first part stored: one ``new`` event per report, no removal, no run left ``running``.
+
+Real processes against the mirror's synthetic ``bench`` portal; the kill lands once the
+database shows the crawl mid-way (polled, never a blind sleep).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mirror import MirrorServer
+from monitor import cycle
+from tests.conftest import ROOT, run_cli
+from tests.test_faults_crawl import crawl_args, query, wait_for
+
+PAGES = 150  # as in test_faults_crawl: a crawl of them lasts seconds
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+
+
+@pytest.fixture
+def bench():
+    server = MirrorServer(synthetic=PAGES)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def setup(tmp_path, bench):
+    seeds = tmp_path / "seeds.toml"
+    bench.seeds_toml(seeds)
+    return tmp_path / "nianbao.db", seeds
+
+
+def args(seeds: Path, *more: str) -> list[str]:
+    # slower than test_faults_crawl's: downloads must not all be done when the stop lands
+    return [
+        *crawl_args(seeds),
+        "-s",
+        "DOWNLOAD_DELAY=0.05",
+        "-s",
+        "RANDOMIZE_DOWNLOAD_DELAY=0",
+        *more,
+    ]
+
+
+def start_crawl(db: Path, seeds: Path) -> subprocess.Popen:
+    """``nianbao crawl`` in a process group of its own (so the group can be killed)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args(seeds)],
+        cwd=ROOT,
+        env=dict(os.environ, NIANBAO_DB=str(db)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def mid_crawl(db: Path, bench: MirrorServer) -> bool:
+    """The run has its crawl child, which has fetched 10 report pages (downloads run ahead
+    of extraction and storing: the database lags behind the mirror's log)."""
+    started = query(db, "SELECT child_pid FROM crawl_runs WHERE id = 1 AND child_pid > 0")
+    return bool(started) and len(report_fetches(bench)) >= 10
+
+
+def report_fetches(bench: MirrorServer) -> Counter:
+    """Report page path → how many times the mirror served it (GET)."""
+    return Counter(
+        path.split("?")[0]
+        for method, path, _ in bench.requests_seen
+        if method == "GET" and path.startswith("/bench/art/")
+    )
+
+
+def jobs_dir(db: Path) -> Path:
+    return db.parent / "jobs" / db.stem
+
+
+def stored_paths(db: Path) -> set[str]:
+    """Paths of the report pages run 1 stored (fetched, extracted and written)."""
+    rows = query(db, "SELECT url FROM pages WHERE last_ok_run = 1 AND report_id IS NOT NULL")
+    return {"/" + url.split("/", 3)[3] for (url,) in rows}
+
+
+def assert_resumed_whole(
+    db: Path, bench: MirrorServer, result: dict, stored: set[str] | None = None
+) -> None:
+    """One whole crawl over the two runs; no report page fetched twice, or with ``stored``
+    (after a kill -9): none of those fetched twice."""
+    reports = len(bench.expected_reports("bench"))
+    new = query(db, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY report_id")
+    assert len(new) == reports and {n for _, n in new} == {1}
+    assert query(db, "SELECT COUNT(*) FROM reports") == [(reports,)]
+    assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
+    assert query(db, "SELECT COUNT(*) FROM held_removals") == [(0,)]
+    assert query(db, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
+    assert query(db, "SELECT COUNT(*) FROM versions WHERE judged_run IS NULL") == [(0,)]
+    assert result["status"] == "ok", result["detail"]
+    assert result["stats"]["resumed_from"] == [1]
+    # the resumed run is judged as the whole crawl: every report seen, every list read
+    assert result["portals"][0]["reports"] == reports
+    assert result["stats"].get("scheduler/unserializable", 0) == 0
+    assert not any(jobs_dir(db).iterdir())  # finished: the job dir is gone
+    fetched = report_fetches(bench)
+    assert len(fetched) == PAGES
+    twice = {p for p, n in fetched.items() if n > 1}
+    if stored is None:
+        assert twice == set()
+    else:  # fetched but not stored when killed: their content was lost with the process
+        assert stored and not twice & stored, sorted(twice & stored)[:5]
+
+
+def test_sigterm_then_resume_fetches_no_report_twice(setup, bench):
+    db, seeds = setup
+    first = start_crawl(db, seeds)
+    wait_for(lambda: mid_crawl(db, bench), 60, "10 report pages fetched", first)
+    first.send_signal(signal.SIGTERM)  # the `nianbao crawl` process only: it stops its child
+    assert first.wait(60) == 1
+    assert len(report_fetches(bench)) < PAGES  # the stop landed mid-crawl
+    assert query(db, "SELECT status FROM crawl_runs WHERE id = 1") == [("interrupted",)]
+    (job,) = jobs_dir(db).iterdir()
+    assert (job / cycle.JOB_STATE).exists() and (job / "scrapy" / "nianbao-closed").exists()
+
+    resumed = run_cli(*args(seeds, "--resume"), db=db, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout)
+    assert_resumed_whole(db, bench, result)
+    # list pages done before the stop are not read again either
+    lists = Counter(p for m, p, _ in bench.requests_seen if "/bench/list/" in p)
+    assert [p for p, n in lists.items() if n > 1] == []
+
+
+def test_kill_9_then_resume_fetches_no_stored_report_again(setup, bench):
+    db, seeds = setup
+    first = start_crawl(db, seeds)
+    wait_for(lambda: len(stored_paths(db)) >= 10, 60, "10 stored reports", first)
+    os.killpg(first.pid, signal.SIGKILL)  # a reboot: nothing shuts down cleanly
+    assert first.wait(10) == -signal.SIGKILL
+    assert query(db, "SELECT status FROM crawl_runs WHERE id = 1") == [("running",)]
+    stored = stored_paths(db)
+    assert len(stored) < PAGES  # the kill landed mid-crawl
+
+    resumed = run_cli(*args(seeds, "--resume"), db=db, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout)
+    ((status,),) = query(db, "SELECT status FROM crawl_runs WHERE id = 1")
+    assert status == "interrupted"
+    # the queue was not saved: the lists are read again, but no stored report is fetched again
+    assert_resumed_whole(db, bench, result, stored)
+
+
+def test_resume_with_nothing_to_resume_is_bad_usage(setup, bench):
+    db, seeds = setup
+    result = run_cli(*args(seeds, "--resume"), db=db)
+    assert result.returncode == 2
+    assert "no interrupted crawl" in result.stderr
+    assert query(db, "SELECT COUNT(*) FROM crawl_runs") in ([], [(0,)])  # no run begun
+    # a finished crawl leaves nothing to resume either: see assert_resumed_whole (job dir gone)
