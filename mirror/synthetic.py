@@ -170,7 +170,10 @@ class Synthetic:
 
     def _body(self, i: int, title: str) -> str:
         rnd = random.Random(i)
-        blocks = [str(rnd.randint(0, 999)) if tables.is_number(b) else b for b in self._blocks]
+        scale = rnd.randint(1, 9)  # 启东's figures times a factor: sums still add up, as in
+        blocks = [  # most real reports, so findings stay as rare as they are there
+            str(int(float(b) * scale)) if tables.is_number(b) else b for b in self._blocks
+        ]
         prose = rnd.sample(self._prose, 8)
         return (
             para_html(
