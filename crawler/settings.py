@@ -71,9 +71,21 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,
-    # off (the settings above): None keeps Scrapy from importing them (aiohttp, conch) at all
-    "scrapy.extensions.remote_control.RemoteControl": None,
-    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+# Scrapy's own list without the telnet console and the remote control, which are off (above):
+# Scrapy imports every extension it lists, and these two cost the crawl process aiohttp and
+# twisted.conch at start-up (issue 12). tests/test_imports.py keeps it equal to Scrapy's
+# EXTENSIONS_BASE otherwise. (An entry set to None in EXTENSIONS would still be imported.)
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.memusage.MemoryUsage": 0,
+    "scrapy.extensions.memdebug.MemoryDebugger": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.feedexport.FeedExporter": 0,
+    "scrapy.extensions.logstats.LogStats": 0,
+    "scrapy.extensions.spiderstate.SpiderState": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
 }
 
 # nianbao's own settings (NIANBAO_*): their defaults come from the one declared table,

@@ -83,23 +83,25 @@ def test_crawl_parent_does_not_import_the_crawl(tmp_path):
 
 def test_crawl_process_does_not_import_extraction(tmp_path):
     """``crawler.runner`` and every component the crawl's settings name (downloader,
-    middlewares, pipelines, extensions, the store pipeline): the extraction stack is the
-    workers' (preloaded by their forkserver), not the reactor process's."""
+    middlewares, pipelines, extensions and Scrapy's base extensions, the store pipeline):
+    the extraction stack is the workers' (preloaded by their forkserver), not the reactor
+    process's; the consoles that are off (aiohttp, twisted.conch) are not loaded at all."""
     code = """
 import importlib
 from crawler import runner, settings
 from monitor.cycle import STORE_PIPELINE
 names = [settings.DOWNLOADER, *STORE_PIPELINE]
-for key in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS"):
-    names += list(getattr(settings, key, {}) or {})
+keys = ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS")
+for key in (*keys, "EXTENSIONS_BASE"):
+    names += [k for k, v in (getattr(settings, key, {}) or {}).items() if v is not None]
 for name in names:
-    if name.startswith(("crawler.", "monitor.")):
-        module, _, attr = name.rpartition(".")
-        getattr(importlib.import_module(module), attr)
+    module, _, attr = name.rpartition(".")
+    getattr(importlib.import_module(module), attr)
 """
     modules = loaded(code, tmp_path=tmp_path)
     assert {"crawler.runner", "crawler.pipelines", "monitor.store.pipeline"} <= modules
-    assert heavy(modules, WEB + EXTRACTION + ["apscheduler", "warcio", "requests"]) == []
+    unwanted = WEB + EXTRACTION + ["apscheduler", "warcio", "aiohttp", "twisted.conch"]
+    assert heavy(modules, unwanted) == []
 
 
 def test_unchanged_crawl_parent_stays_light(tmp_path):
@@ -120,3 +122,20 @@ def test_unchanged_crawl_parent_stays_light(tmp_path):
         server.stop()
     assert "monitor.cycle" in again
     assert heavy(again, WEB + EXTRACTION + OTHERS + CRAWL + ["crawler.stats.record"]) == []
+
+
+def test_extensions_base_is_scrapys_without_the_consoles():
+    """crawler.settings lists Scrapy's extensions itself to leave out the telnet console and
+    the remote control (off, but imported when listed: aiohttp, twisted.conch). A Scrapy
+    upgrade that adds or renames an extension shows up here."""
+    from scrapy.settings import default_settings
+
+    from crawler import settings
+
+    off = {
+        "scrapy.extensions.telnet.TelnetConsole",
+        "scrapy.extensions.remote_control.RemoteControl",
+    }
+    expected = {k: v for k, v in default_settings.EXTENSIONS_BASE.items() if k not in off}
+    assert expected == settings.EXTENSIONS_BASE
+    assert not settings.TELNETCONSOLE_ENABLED and not settings.REMOTE_CONTROL_ENABLED

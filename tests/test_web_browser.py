@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_web_pages import crawled  # noqa: F401  (the module fixture)
-
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",
@@ -41,7 +39,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(crawled):  # noqa: F811
+def site(crawled):
     from monitor.daemon.status import status
     from monitor.web import WebServer, create_app
 

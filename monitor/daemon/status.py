@@ -103,8 +103,8 @@ def daemon_state(store: Store) -> dict | None:
 def status(store: Store) -> dict:
     """The ``nianbao status --json`` document. Each portal's latest runs are read as plain
     rows, newest first, stopping once every portal has its ``HISTORY``
-    (``Views.recent_runs``): with 1,000 portals it is what the overview waits for after a
-    write."""
+    (``Views.recent_runs``; no objects per run): with 1,000 portals this is what the
+    overview waits for after a write."""
     daemon = daemon_state(store)
     next_runs = daemon["next_runs"] if daemon else {}
     names = store.runs.names()

@@ -9,11 +9,21 @@ May import: monitor.models, monitor.store.base, monitor.store.runs (HISTORY).
 
 from __future__ import annotations
 
-import sqlite3
-
 from monitor.models import Event
 from monitor.store.base import Part
 from monitor.store.runs import HISTORY
+
+RUN_KEYS = (
+    "run_id",
+    "portal_status",
+    "portal_detail",
+    "started_at",
+    "finished_at",
+    "trigger",
+    "run_status",
+    "run_detail",
+)
+"""A portal's run as ``Views.recent_runs`` gives it (``portal_runs`` with its ``crawl_runs``)."""
 
 OPEN_INCONSISTENT = (
     "SELECT version_id FROM findings WHERE kind = 'inconsistent' AND partial = 0 "
@@ -61,37 +71,36 @@ class Views(Part):
 
     # ---- nianbao status, the overview --------------------------------------------
 
-    def recent_runs(self, history: int = HISTORY) -> dict[str, list[sqlite3.Row]]:
+    def recent_runs(self, history: int = HISTORY) -> dict[str, list[dict]]:
         """Per known portal (by id), its latest ``history`` runs, newest first: what its
-        health is judged from. Rows (``sqlite3.Row``, read by name) have run_id,
-        portal_status, portal_detail, started_at, finished_at, trigger, run_status,
-        run_detail.
+        health is judged from. Each a dict of ``RUN_KEYS``.
 
-        Read in the primary key's order (newest run first, no sort) and stopped as soon
-        as every portal has ``history`` runs: the cost follows the portals and the
-        history, not every run ever recorded, and no row becomes an object."""
-        out: dict[str, list[sqlite3.Row]] = {
+        The portal rows are read in the primary key's order (newest run first, no sort,
+        no join: the crawl runs, a few hundred rows, are read once into a dict) and the
+        read stops as soon as every portal has ``history`` runs, so the cost follows the
+        portals and the history, not every run ever recorded."""
+        crawl = {
+            r[0]: r[1:]
+            for r in self.db.execute(
+                "SELECT id, started_at, finished_at, trigger, status, detail FROM crawl_runs"
+            )
+        }
+        out: dict[str, list[dict]] = {
             r[0]: [] for r in self.db.execute("SELECT id FROM portals ORDER BY id")
         }
         waiting = len(out)
-        cursor = self.db.conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        cursor.execute(
-            "SELECT pr.portal_id, pr.run_id, pr.status AS portal_status, "
-            "pr.detail AS portal_detail, cr.started_at, cr.finished_at, cr.trigger, "
-            "cr.status AS run_status, cr.detail AS run_detail "
-            "FROM portal_runs pr JOIN crawl_runs cr ON cr.id = pr.run_id "
-            "ORDER BY pr.run_id DESC"
+        cursor = self.db.execute(
+            "SELECT portal_id, run_id, status, detail FROM portal_runs ORDER BY run_id DESC"
         )
         try:
             while waiting:
                 batch = cursor.fetchmany(2000)
                 if not batch:
                     break
-                for row in batch:
-                    runs = out.get(row[0])
-                    if runs is not None and len(runs) < history:
-                        runs.append(row)
+                for portal_id, run_id, status, detail in batch:
+                    runs = out.get(portal_id)
+                    if runs is not None and len(runs) < history and run_id in crawl:
+                        runs.append(dict(zip(RUN_KEYS, (run_id, status, detail, *crawl[run_id]))))
                         waiting -= len(runs) == history
         finally:
             cursor.close()
