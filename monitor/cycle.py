@@ -184,6 +184,9 @@ def _run_child(
             stderr=err,
             text=True,
             env=env,
+            # a process group of its own: a terminal's Ctrl-C reaches this process only,
+            # which stops the crawl with one SIGTERM (its extraction workers untouched)
+            process_group=0,
         )
         _adopt(child, job)
         reader = threading.Thread(
@@ -199,8 +202,8 @@ def _run_child(
                 terminate_tree(child.pid, grace=20)
                 code = child.wait()
                 final["timeout"] = timeout
-            except (KeyboardInterrupt, Stopped) as exc:
-                _stop_gracefully(child, forward=isinstance(exc, Stopped))
+            except (KeyboardInterrupt, Stopped):
+                _stop_gracefully(child)
                 raise
         if watchdog.tripped:
             final["memory_exceeded"] = watchdog.reason
@@ -210,12 +213,11 @@ def _run_child(
     return code, final
 
 
-def _stop_gracefully(child: subprocess.Popen, forward: bool) -> None:
+def _stop_gracefully(child: subprocess.Popen) -> None:
     """Let an interrupted crawl child shut down as Scrapy does (its queue and seen set
-    saved in the job dir): one SIGTERM when ``forward`` (Ctrl-C reached the child with us,
-    a second signal would make Scrapy stop uncleanly), then ``STOP_GRACE`` seconds, then
-    the whole tree is stopped."""
-    if forward and child.poll() is None:
+    saved in the job dir): one SIGTERM (a second would make Scrapy stop uncleanly), then
+    ``STOP_GRACE`` seconds, then the whole tree is stopped."""
+    if child.poll() is None:
         child.send_signal(signal.SIGTERM)
     try:
         child.wait(timeout=STOP_GRACE)

@@ -123,11 +123,17 @@ def assert_resumed_whole(
         assert stored and not twice & stored, sorted(twice & stored)[:5]
 
 
-def test_sigterm_then_resume_fetches_no_report_twice(setup, bench):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "Ctrl-C"])
+def test_stop_then_resume_fetches_no_page_twice(setup, bench, signum):
     db, seeds = setup
     first = start_crawl(db, seeds)
     wait_for(lambda: mid_crawl(db, bench), 60, "10 report pages fetched", first)
-    first.send_signal(signal.SIGTERM)  # the `nianbao crawl` process only: it stops its child
+    # SIGTERM to the process; SIGINT to its process group, as a terminal's Ctrl-C (the
+    # crawl child has a group of its own: `nianbao crawl` stops it with one SIGTERM)
+    if signum == signal.SIGTERM:
+        first.send_signal(signum)
+    else:
+        os.killpg(first.pid, signum)
     assert first.wait(60) == 1
     assert len(report_fetches(bench)) < PAGES  # the stop landed mid-crawl
     assert query(db, "SELECT status FROM crawl_runs WHERE id = 1") == [("interrupted",)]
@@ -147,7 +153,9 @@ def test_kill_9_then_resume_fetches_no_stored_report_again(setup, bench):
     db, seeds = setup
     first = start_crawl(db, seeds)
     wait_for(lambda: len(stored_paths(db)) >= 10, 60, "10 stored reports", first)
-    os.killpg(first.pid, signal.SIGKILL)  # a reboot: nothing shuts down cleanly
+    ((child,),) = query(db, "SELECT child_pid FROM crawl_runs WHERE id = 1")
+    os.killpg(child, signal.SIGKILL)  # a reboot: nothing shuts down cleanly
+    os.killpg(first.pid, signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
     assert query(db, "SELECT status FROM crawl_runs WHERE id = 1") == [("running",)]
     stored = stored_paths(db)

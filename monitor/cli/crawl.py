@@ -65,6 +65,11 @@ def crawl(
             f"--resume: no interrupted crawl of these {len(cfg.seeds)} portal(s) in {cfg.db}: "
             "select the same portals (--seeds/--portal) as the crawl that was stopped"
         )
+    if not resume and not distributed and cycle.resume_state(cfg.db, cfg.seeds) is not None:
+        click.echo(
+            "nianbao: discarding the stopped crawl of these portals (--resume goes on with it)",
+            err=True,
+        )
     if distributed:
         result = run_distributed(cfg, redis_url)
     else:
@@ -104,5 +109,7 @@ def run_crawl(
             return cycle.crawl(
                 cfg, held.seeds, trigger=trigger, on_progress=progress, resume=resume
             )
+        except cycle.NothingToResume as exc:  # resumed or discarded meanwhile
+            raise BadInput(f"--resume: {exc}") from None
         finally:
             progress.close()
