@@ -184,3 +184,17 @@ def test_cli_search(cli, crawled):
     text = cli("search", "予以公开", "--year", "2019", db=db)
     assert "[予以公开]" in text.stdout and "浙江" in text.stdout
     assert "No results." in cli("search", "没有这样的词语", db=db).stdout
+
+
+def test_report_page_shows_each_versions_statistics_tables(client, crawled):
+    """The edited number is in the new version's section 三 table and not in the old one's."""
+    _, edit = crawled
+    data = client.get(f"/reports/{edit.report_id}.json").json
+    new, old = data["versions"]
+    assert new["template"] == old["template"] == "2019"
+    assert [t["section"] for t in new["tables"]] == ["二", "三", "四"]
+    new_row = dict(map(tuple, new["tables"][1]["rows"]))["(一)予以公开"]
+    old_row = dict(map(tuple, old["tables"][1]["rows"]))["(一)予以公开"]
+    assert (old_row[-1], new_row[-1]) == (151, 152)  # the 总计 column
+    page = client.get(f"/reports/{edit.report_id}").get_data(as_text=True)
+    assert "收到和处理政府信息公开申请情况" in page and "<th>(一)予以公开</th>" in page

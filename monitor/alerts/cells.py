@@ -192,3 +192,54 @@ def version_ids(events: Sequence[Event]) -> set[int]:
         for v in (e.old_version_id, e.new_version_id)
         if v
     }
+
+
+def stats_tables(record: Mapping) -> list[dict]:
+    """A statistics record's three tables as rows of printed labels and values, for pages
+    and terminals: ``[{"section", "title", "head", "rows": [(label, [value, ...])]}]``
+    (``None``: unknown). ``[]`` for a report without the standard tables.
+
+    >>> t = stats_tables({"template": "2021", "cells": {"appeal.review.total": 3}})
+    >>> [x["section"] for x in t], t[2]["rows"][0]
+    (['二', '三', '四'], ('行政复议', [None, None, None, None, 3]))
+    """
+    template = record.get("template")
+    if template not in ("2019", "2021"):
+        return []
+    from crawler.stats import keys
+
+    cells = record.get("cells") or {}
+    active = keys.ACTIVE_2021 if template == "2021" else keys.ACTIVE_2019
+    columns = list(dict.fromkeys(c for cols in active.values() for c in cols))
+    return [
+        {
+            "section": "二",
+            "title": "主动公开政府信息情况",
+            "head": [ACTIVE_COLUMNS[c] for c in columns],
+            "rows": [
+                (
+                    ACTIVE_ROWS[row],
+                    [cells.get(f"active.{row}.{c}") if c in cols else "" for c in columns],
+                )
+                for row, cols in active.items()
+            ],
+        },
+        {
+            "section": "三",
+            "title": "收到和处理政府信息公开申请情况",
+            "head": list(APPLY_COLUMNS.values()),
+            "rows": [
+                (APPLY_ROWS[row], [cells.get(f"apply.{row}.{c}") for c in APPLY_COLUMNS])
+                for row in keys.apply_rows(template)
+            ],
+        },
+        {
+            "section": "四",
+            "title": "政府信息公开行政复议、行政诉讼情况",
+            "head": list(APPEAL_COLUMNS.values()),
+            "rows": [
+                (APPEAL_BLOCKS[b], [cells.get(f"appeal.{b}.{c}") for c in APPEAL_COLUMNS])
+                for b in keys.APPEAL_BLOCKS
+            ],
+        },
+    ]

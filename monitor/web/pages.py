@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from crawler.options import BY_NAME
 from crawler.textnorm import normalise
+from monitor.alerts.cells import stats_tables
 from monitor.store import Store
 from monitor.store.evidence import version_evidence
 from monitor.store.rows import Version
@@ -174,10 +175,17 @@ def report(report_id: int) -> Response | str:
         if found is None:
             abort(404)
         history = store.reports.history(report_id)
+        records = store.stats.records(entry.id for entry in history)
         versions = []
         for entry in reversed(history):
             version, raw = store.evidence.version(entry.id)
-            versions.append(_evidence(entry.to_json(), version, raw))
+            versions.append(
+                {
+                    **_evidence(entry.to_json(), version, raw),
+                    "tables": stats_tables(records.get(entry.id) or {}),
+                    "template": (records.get(entry.id) or {}).get("template"),
+                }
+            )
         events = [e.to_json() for e in Views(store.db).report_events(report_id)]
     data = {"report": found.to_json(), "versions": versions, "events": events}
     return respond("report.html", data)
