@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -153,9 +154,9 @@ class CrawlHost:
                     break
                 if read_message(line, final, on_progress):
                     code = 0
-        if watchdog.tripped:
+        if watchdog.tripped:  # it stopped the process: a graceful stop still says ``done``
             final["memory_exceeded"] = watchdog.reason
-            code = proc.wait() if code == 0 else code
+            code = (proc.wait() or -signal.SIGTERM) if code == 0 else code
         final["tree_peak_mb"] = round(watchdog.peak_mb)
         self.jobs += 1
         tail = self._stderr_tail(offset)

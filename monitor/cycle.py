@@ -361,7 +361,10 @@ def _finish(
 ) -> CrawlResult:
     """Judge each portal's run, detect the events, record the findings as events
     (``findings``: ``NIANBAO_FINDINGS``), and finish the run."""
-    death = died(code, stats, stderr_tail) if code != 0 else None  # judged on nothing
+    # judged on nothing: a crawl that died, or that the memory limit or the time limit
+    # stopped (it may still have shut down cleanly and exited 0, its queue saved)
+    ended = code != 0 or stats.get("memory_exceeded") or stats.get("timeout")
+    death = died(code, stats, stderr_tail) if ended else None
     portals = []
     with store.atomic():
         listed = store.runs.listed_links(run_id)
