@@ -37,6 +37,16 @@ def mirror():
     server.stop()
 
 
+@pytest.fixture
+def bench(request):
+    """The mirror's synthetic ``bench`` portal with the test module's ``PAGES`` reports
+    (the fault, crawl-process and resume tests kill crawls of it mid-way)."""
+    server = MirrorServer(synthetic=request.module.PAGES)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
     """A database after a baseline crawl and a crawl of the edited mirror, and its edit

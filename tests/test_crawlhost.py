@@ -16,7 +16,6 @@ import time
 import pytest
 
 from crawler.seeds import load_seeds
-from mirror import MirrorServer
 from monitor import cycle
 from monitor.config import Config
 from monitor.proctree import descendants
@@ -26,14 +25,6 @@ from monitor.store.locks import process_alive
 PAGES = 120
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
-
-
-@pytest.fixture
-def bench():
-    server = MirrorServer(synthetic=PAGES)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from crawler.seeds import Seed
-from mirror import MirrorServer
 from monitor.store import Store, locks
 from monitor.store.locks import process_alive
 from tests.conftest import ROOT, run_cli
@@ -30,14 +29,6 @@ from tests.conftest import ROOT, run_cli
 PAGES = 150  # report pages: a crawl of them lasts seconds, so a kill lands mid-crawl
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
-
-
-@pytest.fixture
-def bench():
-    server = MirrorServer(synthetic=PAGES)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -31,14 +31,6 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="us
 
 
 @pytest.fixture
-def bench():
-    server = MirrorServer(synthetic=PAGES)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def setup(tmp_path, bench):
     seeds = tmp_path / "seeds.toml"
     bench.seeds_toml(seeds)
