@@ -6,7 +6,9 @@ database, with no politeness delay (the mirror is on 127.0.0.1). A crawl runs in
 forkserver), so ``getrusage(RUSAGE_CHILDREN)`` misses the workers' CPU. The sampler
 reads /proc for every descendant instead: CPU seconds (the last value seen per pid),
 and the peak of summed RSS and PSS (PSS shares copy-on-write pages fairly between the
-forked workers; RSS counts them once per process).
+forked workers; RSS counts them once per process). ``ProgressSampler`` also keeps each
+sample with the crawl's progress at that moment (report pages handled so far, from the
+progress lines ``monitor.cycle.crawl`` passes to ``on_progress``), for peaks at checkpoints.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ class TreeSampler:
             pss_total += pss(pid)
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss_total)
+        self._sampled(rss, pss_total)
+
+    def _sampled(self, rss: int, pss: int) -> None:
+        """One sample taken (summed RSS and PSS of the tree, bytes); for subclasses."""
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -116,3 +122,30 @@ class TreeSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class ProgressSampler(TreeSampler):
+    """A ``TreeSampler`` that keeps (report pages handled, tree RSS, tree PSS) per sample;
+    pass ``progress`` as ``cycle.crawl(..., on_progress=sampler.progress)``."""
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(interval)
+        self.done = 0
+        self.timeline: list[tuple[int, int, int]] = []
+
+    def progress(self, figures: dict) -> None:
+        """A progress line of the crawl (``crawler.progress.snapshot``)."""
+        self.done = sum(int(figures.get(k) or 0) for k in ("reports", "same", "unchanged"))
+
+    def _sampled(self, rss: int, pss: int) -> None:
+        self.timeline.append((self.done, rss, pss))
+
+    def peak_until(self, pages: int) -> tuple[int, int, int] | None:
+        """(peak RSS, peak PSS, RSS of that sample) over the samples up to the first one
+        taken when ``pages`` report pages were handled; None if no sample saw that many."""
+        peak_rss = peak_pss = 0
+        for done, rss, pss_now in self.timeline:
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss_now)
+            if done >= pages:
+                return peak_rss, peak_pss, rss
+        return None

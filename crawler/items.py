@@ -37,6 +37,9 @@ class Extracted:
             from the text ("soft404", "maintenance", "challenge", "waf",
             "mojibake", "empty").
         attachments: absolute URLs of PDF/DOC/DOCX/WPS attachments linked from the body.
+        stats: the report's STATS.md record (``crawler.stats.parse_record`` of the body and
+            ``text``), read by the extraction worker while it holds the page; None when
+            not read (the store's detection reads it then, from the stored version).
     """
 
     title: str = ""
@@ -51,6 +54,7 @@ class Extracted:
     quality: str = "ok"
     problem: str | None = None
     attachments: list[str] = field(default_factory=list)
+    stats: dict | None = None
 
 
 @dataclass

@@ -76,7 +76,7 @@ class ExtractPipeline:
 
     def _new_pool(self, n: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.workers", "crawler.extract"])
+        context.set_forkserver_preload(["crawler.workers", "crawler.extract", "crawler.stats"])
         pool = ProcessPoolExecutor(
             n, mp_context=context, initializer=workers.init_worker, initargs=self.initargs
         )

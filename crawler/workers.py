@@ -7,12 +7,13 @@ time cap per task (``NIANBAO_EXTRACT_TIMEOUT``, a SIGALRM in the worker; the pip
 kills a worker that does not answer even then). A task over a cap returns a verdict
 whose problem names the cap (``memory``, ``timeout``, ``zip_bomb``, …).
 
-May import: crawler.documents, crawler.extract, crawler.items.
+May import: crawler.documents, crawler.extract, crawler.items, crawler.stats.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import resource
 import signal
@@ -21,6 +22,8 @@ import time
 
 from crawler import documents
 from crawler.items import Extracted
+
+logger = logging.getLogger(__name__)
 
 # crawler.extract (trafilatura, htmldate, lxml) is imported where it is used: the forkserver
 # preloads it for the workers (crawler.pipelines), the reactor process never needs it.
@@ -151,8 +154,26 @@ def _extract(
     from crawler.extract import judge, read_page
 
     if documents.is_document(url, content_type, body):
-        return judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer)
+        ex = judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer)
+        return with_stats(ex, body, url, content_type)
     page = read_page(body, content_type)
     if prior_fp and page.fingerprint == prior_fp:
         return None
-    return judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer, parsed=page)
+    ex = judge(body, url, content_type, anchor=anchor, issuer_hint=default_issuer, parsed=page)
+    return with_stats(ex, body, url, content_type)
+
+
+def with_stats(ex: Extracted, body: bytes, url: str, content_type: str) -> Extracted:
+    """``ex`` with the report's STATS.md record, read here, in parallel with the crawl, and
+    not later in the store's one-writer detection. A parser failure leaves it None: the
+    detection reads the record from the stored version then, and says why."""
+    if ex.is_report and not ex.problem:
+        from crawler.stats import parse_record
+
+        try:
+            ex.stats = parse_record(body, url, content_type, ex.text)
+        except MemoryError:
+            raise  # the worker's memory cap: the verdict says so
+        except Exception as exc:  # noqa: BLE001 - the record is a cache; detection retries
+            logger.warning("Statistics of %s not read in the worker: %r", url, exc)
+    return ex

@@ -112,6 +112,41 @@ def test_record_stored_per_version_and_edit_names_the_keys(store):
     assert store.events.after(mark) == []
 
 
+def test_the_workers_record_is_stored_with_the_version_and_not_parsed_again(store):
+    """The extraction worker reads the record while it holds the page (crawler.workers):
+    the ingest stores it with the version, and the one-writer detection takes it as is."""
+    from crawler.workers import with_stats
+
+    item = page("http://x/2022.html", WORD)
+    with_stats(item.extracted, item.body, item.url, item.content_type)
+    assert item.extracted.stats == parse_record(WORD, item.url, "text/html", item.extracted.text)
+    # a record unlike the page's: only a detection that takes the stored one keeps it
+    item.extracted.stats = {**item.extracted.stats, "cells": {"apply.new.total": 7}}
+    other = page("http://x/2021.html", WORD, year=2021)  # no worker record: parsed at detection
+    run(store, item, other)
+    stored = store.stats.latest(store.reports.find("http://x/2022.html").id)[1]
+    assert stored["cells"] == {"apply.new.total": 7}
+    parsed = store.stats.latest(store.reports.find("http://x/2021.html").id)[1]
+    assert parsed["cells"]["apply.new.total"] == 218
+
+
+def test_no_record_for_what_is_not_a_report_and_a_parser_failure_is_left_to_detection(
+    store, monkeypatch
+):
+    from crawler import workers
+
+    item = page("http://x/2022.html", WORD)
+    item.extracted.is_report = False
+    assert workers.with_stats(item.extracted, WORD, item.url, "text/html").stats is None
+    item = page("http://x/2022.html", b"<table><tr><td>\xff</td></tr></table>")
+
+    def broken(*args):
+        raise ValueError("a parser bug")
+
+    monkeypatch.setattr("crawler.stats.parse_record", broken)
+    assert workers.with_stats(item.extracted, item.body, item.url, "text/html").stats is None
+
+
 def test_partial_findings_are_stored_apart_without_events(store):
     events = run(
         store, page("http://x/2019.html", (DATA / "blank2019.html").read_bytes(), year=2019)

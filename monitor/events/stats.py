@@ -1,8 +1,9 @@
 """Versions → STATS.md records, stored one per version, and what they tell the detector.
 
-``judge_stats`` runs in the detector's version-judging step (same transaction): it parses
-every version being judged (``crawler.stats.parse_record`` on the raw bytes and text),
-stores the records, and returns per version the keys whose values changed since the
+``judge_stats`` runs in the detector's version-judging step (same transaction): it takes
+the record the extraction worker read and the ingest stored with the version, or parses
+the versions that have none (``crawler.stats.parse_record`` on the raw bytes and text:
+versions stored without one, e.g. by an older nianbao) and stores those, and returns per version the keys whose values changed since the
 previous version (for the ``edited`` event). ``record_findings`` stores the findings of
 the records (identities I1-I4: ``inconsistent``; section 一's prose against the tables:
 ``mismatch`` M1) and last year's carried-out against this year's carried-in (``mismatch``
@@ -74,7 +75,8 @@ def judge_stats(store: Store, versions: list[Version], prev_ids: dict[int, int])
 
     judged = Judged()
     at = now_iso()
-    for source in store.stats.sources(v.id for v in versions):
+    judged.records = store.stats.records(v.id for v in versions)  # the workers' records
+    for source in store.stats.sources(v.id for v in versions if v.id not in judged.records):
         record = parse_record(
             source["raw"], source["url"] or "", source["content_type"] or "", source["text"] or ""
         )

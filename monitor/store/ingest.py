@@ -5,7 +5,8 @@ identity (a URL, or the same text on another address of the portal, is the same 
 and makes a version when the canonical address shows a new text. It never decides what
 an event is: ``monitor.events.detect`` reads the versions a run created.
 
-May import: crawler.items, monitor.models, monitor.store.base, .runs, .reports and .search.
+May import: crawler.items, monitor.models, monitor.store.base, .runs, .reports, .search and
+.stats.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from monitor.store.base import Part
 from monitor.store.reports import Reports
 from monitor.store.runs import GONE_KINDS, Runs
 from monitor.store.search import index_version
+from monitor.store.stats import Stats
 
 
 class Ingest(Part):
@@ -236,6 +238,8 @@ class Ingest(Part):
             ],
         )
         index_version(self.db, cur.lastrowid, ex.text)  # searchable in the same transaction
+        if ex.stats is not None:  # read by the extraction worker: detection need not parse it
+            Stats(self.db).save(cur.lastrowid, report_id, ex.stats, now_iso())
         self.db.execute(
             "UPDATE reports SET current_version_id = ?, text_sha = ?, title = ?, "
             "year = COALESCE(?, year), published = COALESCE(?, published), "
