@@ -174,6 +174,8 @@ def with_stats(ex: Extracted, body: bytes, url: str, content_type: str) -> Extra
             ex.stats = parse_record(body, url, content_type, ex.text)
         except MemoryError:
             raise  # the worker's memory cap: the verdict says so
+        except TaskTimeout:  # the page itself was read in time: keep its verdict
+            logger.warning("Statistics of %s not read in the worker: over the time cap", url)
         except Exception as exc:  # noqa: BLE001 - the record is a cache; detection retries
             logger.warning("Statistics of %s not read in the worker: %r", url, exc)
     return ex

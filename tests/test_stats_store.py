@@ -147,6 +147,29 @@ def test_no_record_for_what_is_not_a_report_and_a_parser_failure_is_left_to_dete
     assert workers.with_stats(item.extracted, item.body, item.url, "text/html").stats is None
 
 
+def test_a_table_read_over_the_time_cap_keeps_the_pages_verdict(monkeypatch):
+    """The worker's time cap (SIGALRM) landing in the table reader costs only the record:
+    the page stays a report, and the detection reads its tables later."""
+    import signal
+    import time
+
+    from crawler import extract, workers
+
+    extract.judge(WORD, "http://x/warm.html", "text/html")  # imports out of the timed task
+
+    def slow(*args):
+        time.sleep(5)
+
+    monkeypatch.setattr("crawler.stats.parse_record", slow)
+    monkeypatch.setattr(workers, "_timeout", 1.0)
+    previous = signal.signal(signal.SIGALRM, workers._alarm)
+    try:
+        ex = workers.extract_job(WORD, "http://x/2022.html", "text/html", "某某区人民政府", None)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert ex.is_report and ex.problem is None and ex.stats is None
+
+
 def test_partial_findings_are_stored_apart_without_events(store):
     events = run(
         store, page("http://x/2019.html", (DATA / "blank2019.html").read_bytes(), year=2019)

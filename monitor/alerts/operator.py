@@ -34,12 +34,12 @@ from monitor.alerts.email import DeliveryError, EmailChannel, message_id_for
 from monitor.config import OperatorConfig
 from monitor.models import iso, parse_iso
 from monitor.store import Store
+from monitor.store.lockrows import HEARTBEAT_STALE
 from monitor.store.rows import OperatorMail
 
 logger = logging.getLogger(__name__)
 
 UNREAD_DAYS = 7
-HEARTBEAT_STALE = 180.0  # seconds, as ``nianbao status`` judges a daemon
 QUIET = {"ok", "none"}  # states that are news only after a bad one
 LIST_READ = ("ok", "degraded", "broken")  # portal statuses of a run whose list pages were read
 

@@ -50,6 +50,11 @@ class Locks(Part):
         return self._all(LockRow, "SELECT * FROM locks ORDER BY portal_id")
 
 
+HEARTBEAT_STALE = 180.0
+"""Seconds without a heartbeat before a daemon counts as gone (six beats): the one window
+``nianbao status``, ``/healthz`` and the operator's mail judge a daemon by."""
+
+
 class Daemons(Part):
     """One ``daemon`` row per daemon process: heartbeat, status, next runs."""
 

@@ -18,10 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.models import parse_iso
+from monitor.store.lockrows import HEARTBEAT_STALE
 from monitor.store.locks import HOST, pid_alive
-
-HEARTBEAT_STALE = 180.0
-"""Seconds without a heartbeat before a daemon counts as gone."""
 
 LATEST = (
     "SELECT pid, host, status, heartbeat_at, stopped_at FROM daemon "
