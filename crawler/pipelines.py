@@ -35,8 +35,10 @@ class ExtractPipeline:
     item's ``extracted`` is the final verdict; nothing here or later changes it.
 
     The workers are supervised. Each runs under the caps of ``crawler.workers`` (memory,
-    time, file sizes). At most one task per worker is in flight, so a task's time is its
-    own. A worker that dies (the OOM killer, a crash) breaks the pool: it is rebuilt at
+    time, file sizes). At most ``DEPTH`` tasks per worker are in flight: one running and
+    one waiting, so a worker never idles while the reactor is busy (storing a page takes
+    it a few ms) before it hands over the next; a task's wait is then at most ``DEPTH``
+    times the time cap. A worker that dies (the OOM killer, a crash) breaks the pool: it is rebuilt at
     once and every page that was in flight is retried once, alone, in a fresh worker; a
     page that kills that worker too is the problem ``worker_died``. A worker that does not
     answer within the time cap (plus a grace) is killed: its page is the problem
@@ -44,6 +46,7 @@ class ExtractPipeline:
     """
 
     GRACE = 10.0  # seconds past the worker's own time cap before the pipeline kills it
+    DEPTH = 2  # tasks in flight per worker: the one it runs and the next
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -140,7 +143,7 @@ class ExtractPipeline:
     async def supervised(self, args: tuple) -> object:
         """The worker's answer for ``args``; ``WorkerLost`` when no worker could give one."""
         if self.slots is None:
-            self.slots = asyncio.Semaphore(self.n_workers)
+            self.slots = asyncio.Semaphore(self.n_workers * self.DEPTH)
             self.retry_lock = asyncio.Lock()
         async with self.slots:
             if self.pool is None:
@@ -148,7 +151,8 @@ class ExtractPipeline:
                 self.stats.set_value("nianbao/worker/started", self.n_workers)
             generation = self.generation
             try:
-                return await self._answer(self.pool.submit(workers.extract_job, *args))
+                future = self.pool.submit(workers.extract_job, *args)
+                return await self._answer(future, self.DEPTH)
             except BrokenProcessPool:
                 self._rebuild(generation, "an extraction worker died")
             except TimeoutError:
@@ -181,9 +185,11 @@ class ExtractPipeline:
                 self._kill(pool)
                 raise WorkerLost("timeout", self._hung()) from None
 
-    async def _answer(self, future: Future) -> object:
-        """The future's result, waiting at most the time cap plus a grace (TimeoutError)."""
-        wait = self.timeout + max(self.GRACE, self.timeout / 2) if self.timeout > 0 else None
+    async def _answer(self, future: Future, depth: int = 1) -> object:
+        """The future's result, waiting at most the time cap of the tasks it may queue
+        behind (``depth`` - 1 of them) and its own, plus a grace (TimeoutError)."""
+        grace = max(self.GRACE, self.timeout / 2)
+        wait = depth * self.timeout + grace if self.timeout > 0 else None
         return await asyncio.wait_for(asyncio.wrap_future(future), wait)
 
     def _hung(self) -> str:
