@@ -145,3 +145,15 @@ def test_a_rendering_stored_before_its_page_never_becomes_the_report(store):
     assert run(store, page(canonical, TEXT), again) == []
     (report,) = store.reports.summaries()
     assert report.url == canonical
+
+
+def test_move_candidates_are_found_by_index_not_by_scanning_the_portal(store):
+    """Each new report's namesakes (portal, issuer, year) come from an index: a scan of the
+    portal per new report made judging a first crawl of 100,000 reports take hours."""
+    sql = (
+        "EXPLAIN QUERY PLAN SELECT r.id FROM reports n JOIN reports r ON r.portal_id = "
+        "n.portal_id AND r.status = 'active' AND r.id != n.id AND r.year IS n.year AND "
+        "r.issuer IS n.issuer WHERE n.id IN (1, 2)"
+    )
+    plan = " ".join(str(row[-1]) for row in store.db.execute(sql).fetchall())
+    assert "reports_identity" in plan, plan

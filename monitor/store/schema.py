@@ -286,3 +286,13 @@ def m010_web_indexes(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
         """
     )
+
+
+@migrations()
+def m011_report_identity_index(db: Database) -> None:
+    """A report's namesakes (same portal, issuer and year), the move detector's candidates,
+    by index (issue 12): without it each new report scanned its portal's reports, and
+    judging a first crawl of 100,000 reports in one portal would take hours."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS reports_identity ON reports(portal_id, issuer, year, status)"
+    )
