@@ -157,3 +157,26 @@ def test_move_candidates_are_found_by_index_not_by_scanning_the_portal(store):
     )
     plan = " ".join(str(row[-1]) for row in store.db.execute(sql).fetchall())
     assert "reports_identity" in plan, plan
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_judging_in_chunks_gives_the_same_events(tmp_path, monkeypatch, chunk):
+    """Detection judges a big run's versions JUDGE_CHUNK at a time (bounded memory): moves,
+    edits and new reports come out the same as when judged in one go."""
+    other = TEXT.replace("正文", "另一份报告的正文，完全不同的内容")
+
+    def events(chunk_size: int) -> list[tuple]:
+        monkeypatch.setattr(detect, "JUDGE_CHUNK", chunk_size)
+        with Store(tmp_path / f"chunk{chunk_size}.db") as store:
+            first = run(store, page("http://x/a", TEXT), page("http://x/b", other))
+            second = run(
+                store,
+                page("http://x/new/a", TEXT + "\n附件：无"),  # a moved, and lightly edited
+                page("http://x/b", other.replace("151", "152")),  # b edited
+                page("http://x/c", "一、总体情况\n第三份"),  # new
+            )
+            return [(e.kind, e.url, e.old_url) for e in first + second]
+
+    chunked, whole = events(chunk), events(1000)
+    assert chunked == whole
+    assert [kind for kind, *_ in chunked] == ["new", "new", "moved", "edited", "new"]

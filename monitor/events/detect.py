@@ -34,6 +34,7 @@ from monitor.store import Store
 from monitor.store.rows import Page, Report, Version
 
 MOVE_SIMILARITY = 0.85
+JUDGE_CHUNK = 1000  # versions judged at a time: detection's memory follows this, not the run
 NOT_TEXT = {"image-only": "图片版", "unsupported": "无法提取的文件"}
 
 
@@ -69,13 +70,14 @@ def quality_note(old: str | None, new: str | None) -> str | None:
 class _MoveFinder:
     """Which known report a newly created one is a move of: same portal, issuer and year,
     nearly the same text, and its old address was not fetched successfully in this run.
-    Loads every candidate of the run's new reports at once."""
+    Loads every candidate of a chunk's new reports at once; ``taken`` (the candidates a
+    report of this run was merged into) is shared by the run's chunks."""
 
-    def __init__(self, store: Store, run_id: int, new_ids: list[int]):
+    def __init__(self, store: Store, run_id: int, new_ids: list[int], taken: set[int]):
         self.candidates = store.reports.move_candidates(new_ids, run_id)
         texts = {c.current_version_id for cs in self.candidates.values() for c in cs}
         self.texts = store.reports.versions_by_id(t for t in texts if t)
-        self.taken: set[int] = set()  # candidates a report of this run was merged into
+        self.taken = taken
 
     def moved_from(self, report: Report, text: str) -> Report | None:
         for old in self.candidates.get(report.id, []):
@@ -90,18 +92,26 @@ class _MoveFinder:
 
 def _versions(job: _Run) -> None:
     """Judge every version no detection has judged yet (this run's, and those a dead or
-    failed run left), in order, and mark them judged in the caller's transaction."""
+    failed run left), in order, and mark them judged in the caller's transaction.
+
+    ``JUDGE_CHUNK`` versions at a time (each chunk marked judged before the next is read),
+    so the versions, their predecessors and records of a 100,000-page crawl are never all
+    in memory at once."""
+    merged: dict[int, int] = {}  # a report folded into an older one by a move → that one
+    taken: set[int] = set()  # move candidates a report of this run was merged into
+    while versions := job.store.reports.unjudged_versions(job.run_id, limit=JUDGE_CHUNK):
+        _judge(job, versions, merged, taken)
+
+
+def _judge(job: _Run, versions: list[Version], merged: dict[int, int], taken: set[int]) -> None:
+    """Judge one chunk of versions, oldest first (``merged`` and ``taken``: the run's)."""
     store = job.store
-    versions = store.reports.unjudged_versions(job.run_id)
-    if not versions:
-        return
     prev_ids = store.reports.previous_ids_of(v.id for v in versions)
     previous = store.reports.versions_by_id(prev_ids.values())
     reports = store.reports.by_id({v.report_id for v in versions})
     new_ids = [v.report_id for v in versions if v.id not in prev_ids]
-    moves = _MoveFinder(store, job.run_id, new_ids) if new_ids else None
+    moves = _MoveFinder(store, job.run_id, new_ids, taken) if new_ids else None
     judged = stats.judge_stats(store, versions, prev_ids)  # one STATS.md record per version
-    merged: dict[int, int] = {}  # a report folded into an older one by a move → that one
     for version in versions:
         if version.report_id in merged:  # a later version of a report merged just now
             reports[version.report_id] = store.reports.get(merged[version.report_id])

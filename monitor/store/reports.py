@@ -159,17 +159,18 @@ class Reports(Part):
         )
         return {r["id"]: r["prev"] for r in rows if r["prev"] is not None}
 
-    def unjudged_versions(self, run_id: int) -> list[Version]:
+    def unjudged_versions(self, run_id: int, limit: int | None = None) -> list[Version]:
         """The versions no detection has judged yet, oldest first (without raw bytes): this
         run's, and those of runs that are over (finished, failed, interrupted); never those
-        of another run still going, whose own detection will judge them."""
+        of another run still going, whose own detection will judge them. ``limit``: the
+        oldest that many."""
         cols = ", ".join(f"v.{c.strip()}" for c in RUN_VERSION_COLUMNS.split(","))
         return self._all(
             Version,
             f"SELECT {cols}, v.run_id FROM versions v LEFT JOIN crawl_runs r ON r.id = v.run_id "
             "WHERE v.judged_run IS NULL AND (v.run_id IS ? OR r.status IS NOT 'running') "
-            "ORDER BY v.id",
-            [run_id],
+            "ORDER BY v.id LIMIT ?",
+            [run_id, -1 if limit is None else limit],
         )
 
     def previous_ids_of(self, version_ids: Iterable[int]) -> dict[int, int]:
