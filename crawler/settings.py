@@ -76,14 +76,17 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,
 }
-# Scrapy's own list without the telnet console and the remote control, which are off (above):
+# Scrapy's own list without the telnet console and the remote control, which are off (above),
+# and with the memory limit on the process's own memory (crawler.memusage):
 # Scrapy imports every extension it lists, and these two cost the crawl process aiohttp and
 # twisted.conch at start-up (issue 12). tests/test_imports.py keeps it equal to Scrapy's
 # EXTENSIONS_BASE otherwise. (An entry set to None in EXTENSIONS would still be imported.)
 EXTENSIONS_BASE = {
     "scrapy.extensions.corestats.CoreStats": 0,
     "scrapy.extensions.logcount.LogCount": 0,
-    "scrapy.extensions.memusage.MemoryUsage": 0,
+    # Scrapy's MemoryUsage judges ru_maxrss, which a new process inherits from its parent's
+    # peak: a daemon that once held 2 GB would start every crawl "over" the limit.
+    "crawler.memusage.OwnMemoryUsage": 0,
     "scrapy.extensions.memdebug.MemoryDebugger": 0,
     "scrapy.extensions.closespider.CloseSpider": 0,
     "scrapy.extensions.feedexport.FeedExporter": 0,

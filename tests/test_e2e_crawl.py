@@ -106,3 +106,33 @@ def test_a_crawl_over_its_memory_limit_is_a_failed_run(mirror, cli, db_path, tmp
     assert result.returncode == 1
     assert summary["status"] == "failed" and "memusage_exceeded" in summary["detail"]
     assert summary["removed"] == 0
+
+
+def test_a_crawl_started_by_a_process_that_once_held_much_memory_is_not_over_its_limit(
+    mirror, db_path, tmp_path
+):
+    """On Linux a new process inherits its parent's peak resident size (ru_maxrss), which
+    Scrapy's own memory limit reads: a daemon that once held more than MEMUSAGE_LIMIT_MB
+    would start every crawl "over the limit". The limit is judged on the crawl process's
+    own memory now (crawler.memusage)."""
+    from crawler.seeds import load_seeds
+    from monitor import cycle
+    from monitor.config import Config
+
+    seeds_file = tmp_path / "seeds.toml"
+    mirror.seeds_toml(seeds_file)
+    seeds = load_seeds([seeds_file], only=["qidong"])
+    peak = bytearray(400 * 1024 * 1024)  # this process's peak: > the limit below
+    for i in range(0, len(peak), 4096):
+        peak[i] = 1
+    del peak
+    settings = {
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "MEMUSAGE_LIMIT_MB": 300,
+        "MEMUSAGE_CHECK_INTERVAL_SECONDS": 0.05,
+    }
+    result = cycle.crawl(Config(db=db_path, settings=settings), seeds, trigger="test")
+    assert result.status == "ok", result.detail
+    assert result.stats.get("finish_reason") == "finished"
+    assert result.counts()["reports_found"] >= 1

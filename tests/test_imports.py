@@ -126,7 +126,8 @@ def test_unchanged_crawl_parent_stays_light(tmp_path):
 
 def test_extensions_base_is_scrapys_without_the_consoles():
     """crawler.settings lists Scrapy's extensions itself to leave out the telnet console and
-    the remote control (off, but imported when listed: aiohttp, twisted.conch). A Scrapy
+    the remote control (off, but imported when listed: aiohttp, twisted.conch), and with
+    the memory limit judged on the process's own memory (crawler.memusage). A Scrapy
     upgrade that adds or renames an extension shows up here."""
     from scrapy.settings import default_settings
 
@@ -136,6 +137,9 @@ def test_extensions_base_is_scrapys_without_the_consoles():
         "scrapy.extensions.telnet.TelnetConsole",
         "scrapy.extensions.remote_control.RemoteControl",
     }
-    expected = {k: v for k, v in default_settings.EXTENSIONS_BASE.items() if k not in off}
+    ours = {"scrapy.extensions.memusage.MemoryUsage": "crawler.memusage.OwnMemoryUsage"}
+    expected = {
+        ours.get(k, k): v for k, v in default_settings.EXTENSIONS_BASE.items() if k not in off
+    }
     assert expected == settings.EXTENSIONS_BASE
     assert not settings.TELNETCONSOLE_ENABLED and not settings.REMOTE_CONTROL_ENABLED
