@@ -3,12 +3,13 @@
 ``judge_stats`` runs in the detector's version-judging step (same transaction): it takes
 the record the extraction worker read and the ingest stored with the version, or parses
 the versions that have none (``crawler.stats.parse_record`` on the raw bytes and text:
-versions stored without one, e.g. by an older nianbao) and stores those, and returns per version the keys whose values changed since the
-previous version (for the ``edited`` event). ``record_findings`` stores the findings of
-the records (identities I1-I4: ``inconsistent``; section 一's prose against the tables:
-``mismatch`` M1) and last year's carried-out against this year's carried-in (``mismatch``
-M2); ``announce_findings`` gives each failing one its event. Partial findings (an unknown
-operand) are stored apart and raise no event.
+versions stored without one, e.g. by an older nianbao) and stores those, and returns per
+version the keys whose values changed since the previous version (for the ``edited``
+event). ``record_findings`` stores the findings of the records (identities I1-I4:
+``inconsistent``; section 一's prose against the tables: ``mismatch`` M1) and last year's
+carried-out against this year's carried-in (``mismatch`` M2); ``announce_findings`` gives
+each failing one its event. Partial findings (an unknown operand) are stored apart and
+raise no event.
 
 May import: crawler.stats, monitor.store, monitor.models.
 """
