@@ -50,7 +50,9 @@ def args(seeds: Path, *more: str) -> list[str]:
 
 
 def start_crawl(db: Path, seeds: Path) -> subprocess.Popen:
-    """``nianbao crawl`` in a process group of its own (so the group can be killed)."""
+    """``nianbao crawl`` in a process group of its own (so the group can be killed), with
+    Ctrl-C's default meaning: a test run started in the background of a script inherits
+    SIGINT ignored, as every background job does, and a terminal's Ctrl-C is the point."""
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", *args(seeds)],
         cwd=ROOT,
@@ -58,6 +60,7 @@ def start_crawl(db: Path, seeds: Path) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
