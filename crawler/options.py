@@ -202,6 +202,16 @@ SETTINGS: tuple[Setting, ...] = (
         "a crashed or hung one is replaced); off: a new process per crawl",
         env=True,
     ),
+    Setting(
+        "NIANBAO_STANDBY",
+        True,
+        "bool",
+        "`nianbao crawl` starts its crawl process first thing, so that Scrapy's imports "
+        "overlap the command's own start (read from the environment only: it acts before "
+        "any seeds or settings are read); off: the crawl process starts when the job is ready",
+        "all",
+        env="NIANBAO_STANDBY",
+    ),
     _crawl(
         "NIANBAO_FINDINGS",
         True,

@@ -52,6 +52,19 @@ FEED_EXPORT_ENCODING = "utf-8"
 # it is called, to warn about ``return value`` in a generator: 0.5-0.9 s of every crawl
 # process's start (issue 12). dev.sh's lint makes that check instead (ruff B901).
 WARN_ON_GENERATOR_RETURN_VALUE = False
+# Scrapy logs these versions at the start of a crawl; its list ends with "Platform", which
+# makes Python run `uname -p` in a subprocess (a fork of the whole crawl process).
+LOG_VERSIONS = [
+    "lxml",
+    "libxml2",
+    "cssselect",
+    "parsel",
+    "w3lib",
+    "Twisted",
+    "Python",
+    "pyOpenSSL",
+    "cryptography",
+]
 
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",

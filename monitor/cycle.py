@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 
 from crawler.seeds import Seed
+from monitor import standby
 from monitor.config import Config, declared, env
 from monitor.crawlhost import CrawlHost, CrawlHosts, read_message
 from monitor.events import deadlines, detect, health
@@ -176,18 +177,9 @@ def _run_child(
     job_file = workdir / "job.json"
     job_file.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     final: dict = {}
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(workdir / "child.stderr", "wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "crawler.runner", str(job_file)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env,
-            # a process group of its own: a terminal's Ctrl-C reaches this process only,
-            # which stops the crawl with one SIGTERM (its extraction workers untouched)
-            process_group=0,
-        )
+    child, standby_err = _start_child(job_file, workdir / "child.stderr")
+    final["standby"] = standby_err is not None  # started with the CLI (monitor.standby)
+    try:
         _adopt(child, job)
         reader = threading.Thread(
             target=_pump, args=(child.stdout, on_progress, final), daemon=True
@@ -209,8 +201,38 @@ def _run_child(
             final["memory_exceeded"] = watchdog.reason
         final["tree_peak_mb"] = round(watchdog.peak_mb)
         reader.join(timeout=5)
+    finally:
+        if standby_err is not None:  # what the standby wrote goes with the crawl's stderr
+            shutil.copyfile(standby_err, workdir / "child.stderr")
+            standby_err.unlink(missing_ok=True)
     _disown(child)
     return code, final
+
+
+def _start_child(job_file: Path, stderr_file: Path) -> tuple[subprocess.Popen, Path | None]:
+    """The crawl child for ``job_file``: the standby started with ``nianbao`` if there is
+    one (``monitor.standby``; returned with its stderr file), else a new process."""
+    waiting = standby.claim()
+    if waiting is not None:
+        try:
+            waiting.proc.stdin.write(f"{job_file}\n")
+            waiting.proc.stdin.close()
+            return waiting.proc, waiting.stderr_path
+        except OSError:  # it died just now: start afresh
+            standby.discard(waiting)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(stderr_file, "wb") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "crawler.runner", str(job_file)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+            # a process group of its own: a terminal's Ctrl-C reaches this process only,
+            # which stops the crawl with one SIGTERM (its extraction workers untouched)
+            process_group=0,
+        )
+    return child, None
 
 
 def _stop_gracefully(child: subprocess.Popen) -> None:
