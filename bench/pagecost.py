@@ -26,8 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import trafilatura  # noqa: E402
-
 from crawler import extract, heuristics, pagetree, textnorm, workers  # noqa: E402
 from crawler.items import PageItem  # noqa: E402
 from crawler.stats import parse_record  # noqa: E402
@@ -69,20 +67,8 @@ def worker_steps(clock: Clock, body: bytes, url: str) -> None:
     layout = clock("layout tables, cells flattened", extract._layout_cells, tree)
     clock("layout tables, cells flattened", extract._unwrap_layout_tables, tree, layout)
     clock("layout tables, cells flattened", extract._flatten_cells, tree, layout)
-    raw = clock(
-        "trafilatura (tables kept)",
-        lambda: trafilatura.extract(
-            tree,
-            url=url,
-            include_tables=True,
-            fast=True,
-            include_comments=False,
-            include_images=False,
-            include_links=False,
-            with_metadata=False,
-        ),
-    )
-    text = clock("normalise (t2s, width, furniture)", textnorm.normalise, raw or "")
+    raw = clock("trafilatura (tables kept)", extract.trafilatura_text, tree, url)
+    text = clock("normalise (t2s, width, furniture)", textnorm.normalise, raw)
     clock("verdict (report?, problem?, sha256)", heuristics.classify_report, title, text)
     clock("verdict (report?, problem?, sha256)", pagetree.looks_mojibake, html)
     clock("verdict (report?, problem?, sha256)", heuristics.page_problem, 200, text, title)

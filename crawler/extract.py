@@ -245,7 +245,12 @@ def _visible_text(el: etree._Element) -> str:
 
 
 def _body_text(tree: etree._Element, url: str) -> str:
-    """trafilatura's text (tables kept, rows as ``| a | b |`` lines), normalised."""
+    """trafilatura's text, normalised."""
+    return textnorm.normalise(trafilatura_text(tree, url))
+
+
+def trafilatura_text(tree: etree._Element, url: str) -> str:
+    """trafilatura's text of the page (tables kept, rows as ``| a | b |`` lines)."""
     raw = trafilatura.extract(
         tree,
         url=url or None,
@@ -256,7 +261,7 @@ def _body_text(tree: etree._Element, url: str) -> str:
         include_links=False,
         with_metadata=False,
     )
-    return textnorm.normalise(raw or "")
+    return raw or ""
 
 
 def judge(
