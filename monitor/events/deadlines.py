@@ -101,7 +101,10 @@ def record_deadlines(
     """Store today's missing/late findings once each, each with its event; return the new
     (with ``event``: the Event recorded, or None when its report is gone)."""
     new = []
+    known = store.stats.finding_keys(("missing", "late"))  # most are, after the first crawl
     for finding in deadline_findings(store.stats.issuer_years(), as_of, grace):
+        if finding["key"] in known:
+            continue
         finding.update(detected_at=now_iso(), run_id=run_id)
         finding_id = store.stats.add_finding(finding)
         if finding_id is None:

@@ -133,6 +133,13 @@ class Stats(Part):
         )
         return [_finding(r) for r in rows]
 
+    def finding_keys(self, kinds: Iterable[str]) -> set[str]:
+        """The keys of the findings of these kinds recorded so far."""
+        rows = self.db.query(
+            f"SELECT key FROM findings WHERE kind IN {IN_JSON}", [json_list(kinds)]
+        )
+        return {row["key"] for row in rows}
+
     def has_finding(self, key: str) -> bool:
         return bool(list(self.db.query("SELECT 1 FROM findings WHERE key = ?", [key])))
 

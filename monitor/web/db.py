@@ -37,7 +37,7 @@ class ReadStore(Store):
         super().__init__(path)
 
     def _open(self) -> Database:
-        return Database(self._conn)
+        return Database(self._conn, execute_plugins=False)  # as Store: no plugins
 
 
 class Databases:
