@@ -56,7 +56,10 @@ def start(warm: tuple[str, ...] = WARM) -> Standby | None:
     global _standby
     if _standby is not None:
         return _standby
-    fd, name = tempfile.mkstemp(prefix="nianbao-crawl-", suffix=".stderr")
+    try:  # a full or unwritable temp dir: no standby (the crawl starts its process later)
+        fd, name = tempfile.mkstemp(prefix="nianbao-crawl-", suffix=".stderr")
+    except OSError:
+        return None
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawler.runner", "--standby", str(os.getpid()), *warm],

@@ -166,3 +166,9 @@ def test_what_a_standby_wrote_goes_with_the_crawl_stderr(tmp_path):
     assert not waiting.stderr_path.exists()
     status, detail = cycle.died(code, final, stderr)
     assert status == "failed" and detail.startswith("crawl process died: exit code 1: ")
+
+
+def test_no_standby_when_its_temp_dir_cannot_be_written(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))  # as a full disk
+    assert standby.start() is None
+    assert standby.claim() is None
