@@ -16,6 +16,7 @@ monitor.config. Nothing imports it but the CLI and the scheduler.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -203,10 +204,21 @@ def _run_child(
         reader.join(timeout=5)
     finally:
         if standby_err is not None:  # what the standby wrote goes with the crawl's stderr
-            shutil.copyfile(standby_err, workdir / "child.stderr")
-            standby_err.unlink(missing_ok=True)
+            _take_file(standby_err, workdir / "child.stderr")
     _disown(child)
     return code, final
+
+
+def _take_file(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target`` (a copy across file systems); on a full disk, what
+    cannot be kept is lost, never the crawl's result."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            shutil.copyfile(source, target)
+        with contextlib.suppress(OSError):
+            source.unlink(missing_ok=True)
 
 
 def _start_child(job_file: Path, stderr_file: Path) -> tuple[subprocess.Popen, Path | None]:
