@@ -319,3 +319,28 @@ def test_a_hostile_quote_is_escaped_in_mail(store):
     assert [e.kind for e in events] == ["mismatch"] and "<script>" in events[0].note
     html = render.render_html(events, "退订")
     assert "<script>" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_an_issuers_neighbouring_years_are_read_by_index(store):
+    """M2 reads the (issuer, year) pairs it needs by index: reading an issuer's every
+    report once per 1,000 judged versions made a first crawl of 100,000 reports (400
+    issuers) judge for hours."""
+    sql = (
+        "EXPLAIN QUERY PLAN SELECT MIN(r.id) FROM json_each(?) AS k JOIN reports r "
+        "ON r.issuer = json_extract(k.value, '$[0]') AND r.year = json_extract(k.value, '$[1]')"
+    )
+    plan = " ".join(str(row[-1]) for row in store.db.execute(sql, ["[]"]).fetchall())
+    assert "reports_issuer_year" in plan, plan
+
+
+def test_m2_compares_with_the_lowest_report_id_of_a_year(store):
+    run(store, page("http://x/2022.html", WORD))
+    run(store, page("http://x/2022-copy.html", carried_in(WORD, [10, 2, 0, 0, 0, 0, 12])))
+    this_year = page("http://x/2023.html", WORD, year=2023, published="2024-01-20")
+    run(store, this_year)
+    first = store.reports.find("http://x/2022.html")
+    cells = store.stats.issuer_cells([(first.issuer, 2022), (first.issuer, 2023)])
+    (by_year,) = cells.values()
+    assert sorted(by_year) == [2022, 2023]
+    assert by_year[2022][0] == first.id
+    assert {r["column"] for r in store.stats.findings(["mismatch"])} >= {"total"}

@@ -143,7 +143,12 @@ def finding_rows(report_id: int, version_id: int, findings: list[dict], years=No
 def _carried(store: Store, reports: list[Report]) -> list[dict]:
     """Rule M2 rows for each report's issuer: last year → this year, and this → next (the
     rows are on the later year's report)."""
-    cells = store.stats.issuer_cells(r.issuer for r in reports if r.issuer)
+    cells = store.stats.issuer_cells(
+        (r.issuer, year)
+        for r in reports
+        if r.issuer and r.year is not None
+        for year in (r.year - 1, r.year, r.year + 1)
+    )
     rows, pairs = [], set()
     for report in reports:
         near = cells.get((report.issuer, report.region), {})

@@ -59,16 +59,25 @@ class Stats(Part):
         )
         return (rows[0]["version_id"], _record(rows[0])) if rows else None
 
-    def issuer_cells(self, issuers: Iterable[str]) -> dict[tuple, dict[int, tuple]]:
+    def issuer_cells(self, wanted: Iterable[tuple[str, int]]) -> dict[tuple, dict[int, tuple]]:
         """(issuer, region) → year → (report id, version id, cells) of the current versions
-        with standard tables of these issuers' reports (the lowest report id when a year
-        has several). One query for a whole detection."""
+        with standard tables of the reports of these (issuer, year) pairs (the lowest
+        report id when a year has several). Two queries for a chunk of a detection: the
+        report ids by index, then the cells of those alone."""
+        pairs = json.dumps(sorted({(issuer, year) for issuer, year in wanted}), ensure_ascii=False)
+        first = self.db.query(
+            "SELECT MIN(r.id) AS report_id FROM json_each(?) AS k "
+            "JOIN reports r ON r.issuer = json_extract(k.value, '$[0]') "
+            "AND r.year = json_extract(k.value, '$[1]') "
+            "JOIN version_stats s ON s.version_id = r.current_version_id "
+            "WHERE s.template IN ('2019', '2021') GROUP BY r.issuer, r.region, r.year",
+            [pairs],
+        )
         rows = self.db.query(
             "SELECT r.id AS report_id, r.issuer, r.region, r.year, s.version_id, s.cells "
             "FROM reports r JOIN version_stats s ON s.version_id = r.current_version_id "
-            f"WHERE r.issuer IN {IN_JSON} AND r.year IS NOT NULL "
-            "AND s.template IN ('2019', '2021') ORDER BY r.id DESC",
-            [json_list(set(issuers))],
+            f"WHERE r.id IN {IN_JSON}",
+            [json_list(row["report_id"] for row in first)],
         )
         out: dict[tuple, dict[int, tuple]] = {}
         for r in rows:
