@@ -344,3 +344,26 @@ def test_m2_compares_with_the_lowest_report_id_of_a_year(store):
     assert sorted(by_year) == [2022, 2023]
     assert by_year[2022][0] == first.id
     assert {r["column"] for r in store.stats.findings(["mismatch"])} >= {"total"}
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_m2_findings_are_the_same_judged_in_chunks(tmp_path, monkeypatch, chunk):
+    """Each M2 pair is compared once per detection, in the chunk that first meets it:
+    the findings are those of a detection in one go."""
+
+    def findings(chunk_size: int) -> set[tuple]:
+        monkeypatch.setattr(detect, "JUDGE_CHUNK", chunk_size)
+        with Store(tmp_path / f"chunk{chunk_size}.db") as store:
+            run(
+                store,
+                page("http://x/2023.html", WORD, year=2023, published="2024-01-20"),
+                page("http://x/2022.html", WORD),
+                page("http://x/2022-copy.html", carried_in(WORD, [10, 2, 0, 0, 0, 0, 12])),
+            )
+            rows = store.stats.findings(["mismatch"])
+            urls = {r.id: r.url for r in store.reports.summaries()}
+            return {(urls[r["report_id"]], r["column"], r["expected"], r["found"]) for r in rows}
+
+    chunked, whole = findings(chunk), findings(1000)
+    assert chunked == whole
+    assert ("http://x/2023.html", "total", 20, 12) in whole

@@ -45,6 +45,9 @@ class _Run:
     store: Store
     run_id: int
     events: list[Event] = field(default_factory=list)
+    # the (issuer, region, year) M2 pairs compared so far: the data they compare is all
+    # stored before the detection starts, so a later chunk need not compare them again
+    compared: set[tuple] = field(default_factory=set)
 
     def record(self, kind: EventKind, report: Report, **fields: object) -> None:
         event = about(kind, report, self.run_id, **fields)

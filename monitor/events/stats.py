@@ -140,26 +140,32 @@ def finding_rows(report_id: int, version_id: int, findings: list[dict], years=No
     ]
 
 
-def _carried(store: Store, reports: list[Report]) -> list[dict]:
+def _carried(store: Store, reports: list[Report], compared: set[tuple]) -> list[dict]:
     """Rule M2 rows for each report's issuer: last year → this year, and this → next (the
-    rows are on the later year's report)."""
+    rows are on the later year's report). ``compared`` holds the detection's pairs
+    (issuer, region, later year) compared so far, in this chunk or an earlier one: a
+    crawl stores the records with the versions, so a pair is compared once, not once per
+    chunk with a report of that issuer. A pair with a year not yet known (no report, or
+    a record only parsed in a later chunk) is looked at again."""
+    todo = [
+        (report, last, this)
+        for report in reports
+        if report.issuer and report.year is not None
+        for last, this in ((report.year - 1, report.year), (report.year, report.year + 1))
+        if (report.issuer, report.region, this) not in compared
+    ]
     cells = store.stats.issuer_cells(
-        (r.issuer, year)
-        for r in reports
-        if r.issuer and r.year is not None
-        for year in (r.year - 1, r.year, r.year + 1)
+        (report.issuer, year) for report, last, this in todo for year in (last, this)
     )
-    rows, pairs = [], set()
-    for report in reports:
+    rows = []
+    for report, last, this in todo:
+        pair = (report.issuer, report.region, this)
         near = cells.get((report.issuer, report.region), {})
-        if report.year is None:
-            continue
-        for last, this in ((report.year - 1, report.year), (report.year, report.year + 1)):
-            if last in near and this in near and (report.issuer, report.region, this) not in pairs:
-                pairs.add((report.issuer, report.region, this))
-                report_id, version_id, this_cells = near[this]
-                found = checks.carried(near[last][2], this_cells)
-                rows += finding_rows(report_id, version_id, found, (last, this))
+        if last in near and this in near and pair not in compared:
+            compared.add(pair)
+            report_id, version_id, this_cells = near[this]
+            found = checks.carried(near[last][2], this_cells)
+            rows += finding_rows(report_id, version_id, found, (last, this))
     return rows
 
 
@@ -182,7 +188,7 @@ def record_findings(job, versions: list[Version], merged: dict[int, int], judged
         for row in finding_rows(report.id, version.id, record.get("findings", [])):
             _add(job, report, row)
     if reports:
-        for row in _carried(store, list(reports.values())):
+        for row in _carried(store, list(reports.values()), job.compared):
             report = reports.get(row["report_id"]) or store.reports.get(row["report_id"])
             if report is not None:
                 _add(job, report, row)
