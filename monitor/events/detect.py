@@ -45,8 +45,8 @@ class _Run:
     store: Store
     run_id: int
     events: list[Event] = field(default_factory=list)
-    # the (issuer, region, year) M2 pairs compared so far: the data they compare is all
-    # stored before the detection starts, so a later chunk need not compare them again
+    # the M2 pairs (issuer, region, later year) compared so far, by any chunk: each is
+    # compared once per detection (events.stats._carried)
     compared: set[tuple] = field(default_factory=set)
 
     def record(self, kind: EventKind, report: Report, **fields: object) -> None:
