@@ -30,6 +30,15 @@ def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+def is_on(value: object) -> bool:
+    """A bool setting's value, given as a bool or as text (the environment, ``-s``).
+
+    >>> is_on(True), is_on("1"), is_on("yes"), is_on(False), is_on(" Off "), is_on("")
+    (True, True, True, False, False, False)
+    """
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def declared(name: str) -> object:
     """The default of a declared setting, from ``crawler.options.SETTINGS``."""
     return BY_NAME[name].default

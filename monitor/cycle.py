@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 
 from crawler.seeds import Seed
 from monitor import standby
-from monitor.config import Config, declared, env
+from monitor.config import Config, declared, env, is_on
 from monitor.crawlhost import CrawlHost, CrawlHosts, read_message
 from monitor.events import deadlines, detect, health
 from monitor.events.stats import announce_findings
@@ -232,18 +231,8 @@ def _start_child(job_file: Path, stderr_file: Path) -> tuple[subprocess.Popen, P
             return waiting.proc, waiting.stderr_path
         except OSError:  # it died just now: start afresh
             standby.discard(waiting)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(stderr_file, "wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "crawler.runner", str(job_file)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env,
-            # a process group of its own: a terminal's Ctrl-C reaches this process only,
-            # which stops the crawl with one SIGTERM (its extraction workers untouched)
-            process_group=0,
-        )
+        child = standby.crawl_process([str(job_file)], err)
     return child, None
 
 
@@ -275,8 +264,7 @@ def crawl_hosts(settings: dict, **options: object) -> CrawlHosts | None:
     """Long-lived crawl processes for the daemon, supervised like one-shot children
     (``stop_children`` stops them, and their extraction workers, on shutdown); None when
     ``NIANBAO_KEEP_CRAWLER`` is off (a new crawl process each time)."""
-    value = settings.get("NIANBAO_KEEP_CRAWLER", declared("NIANBAO_KEEP_CRAWLER"))
-    if str(value).strip().lower() in ("0", "false", "no", "off", ""):
+    if not is_on(settings.get("NIANBAO_KEEP_CRAWLER", declared("NIANBAO_KEEP_CRAWLER"))):
         return None
     return CrawlHosts(on_spawn=_keep, on_exit=_disown, **options)
 
@@ -443,8 +431,7 @@ def findings_on(settings: dict) -> bool:
     >>> findings_on({}), findings_on({"NIANBAO_FINDINGS": "0"}), findings_on({"NIANBAO_FINDINGS": False})
     (True, False, False)
     """
-    value = settings.get("NIANBAO_FINDINGS", declared("NIANBAO_FINDINGS"))
-    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+    return is_on(settings.get("NIANBAO_FINDINGS", declared("NIANBAO_FINDINGS")))
 
 
 def record_findings(store: Store, run_id: int | None) -> list[Event]:

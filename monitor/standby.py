@@ -13,7 +13,8 @@ killed when this process exits (``release``, at exit); if this process is killed
 child sees its parent go (``die_with_parent``) and exits. It writes nothing anywhere before
 its job: its stderr goes to a file of its own, which the claimer reads with the crawl's.
 
-May import: the standard library only (it runs before the CLI is imported).
+May import: the standard library and monitor.config (light: it runs before the CLI is
+imported).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.config import env, is_on
+
 # modules a crawl imports late (while Scrapy builds its components), named here because
 # crawler/ may not name monitor/: the store's item pipeline
 WARM = ("monitor.store.pipeline",)
-OFF_VALUES = ("0", "false", "no", "off")
 
 
 @dataclass
@@ -48,7 +50,7 @@ def wanted(argv: list[str]) -> bool:
         return False
     if {"--help", "-h", "--distributed"} & set(argv):
         return False
-    return os.environ.get("NIANBAO_STANDBY", "1").strip().lower() not in OFF_VALUES
+    return is_on(env("NIANBAO_STANDBY", "1"))
 
 
 def start(warm: tuple[str, ...] = WARM) -> Standby | None:
@@ -61,25 +63,32 @@ def start(warm: tuple[str, ...] = WARM) -> Standby | None:
     except OSError:
         return None
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.runner", "--standby", str(os.getpid()), *warm],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=fd,
-            text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            # a process group of its own, as monitor.cycle's children: a terminal's Ctrl-C
-            # reaches the parent only, which stops the crawl with one SIGTERM
-            process_group=0,
-        )
+        proc = crawl_process(["--standby", str(os.getpid()), *warm], fd, stdin=subprocess.PIPE)
     except OSError:
-        os.close(fd)
         Path(name).unlink(missing_ok=True)
         return None
-    os.close(fd)
+    finally:
+        os.close(fd)  # the child has its own copy
     _standby = Standby(proc, Path(name))
     atexit.register(release)
     return _standby
+
+
+def crawl_process(args: list[str], stderr, stdin=None) -> subprocess.Popen:
+    """``python -m crawler.runner ARGS`` as a crawl child (this standby, or the one
+    ``monitor.cycle`` starts when there is none): progress lines on a pipe, stderr to
+    ``stderr``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.runner", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        # a process group of its own: a terminal's Ctrl-C reaches the parent only, which
+        # stops the crawl with one SIGTERM (its extraction workers untouched)
+        process_group=0,
+    )
 
 
 def start_for(argv: list[str]) -> None:
