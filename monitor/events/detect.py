@@ -45,8 +45,11 @@ class _Run:
     store: Store
     run_id: int
     events: list[Event] = field(default_factory=list)
-    # the M2 pairs (issuer, region, later year) compared so far, by any chunk: each is
-    # compared once per detection (events.stats._carried)
+    # what the detection's chunks share (JUDGE_CHUNK versions are judged at a time):
+    merged: dict[int, int] = field(default_factory=dict)  # report folded by a move → into
+    taken: set[int] = field(default_factory=set)  # move candidates a report was merged into
+    # the M2 pairs (issuer, region, later year) compared so far: each is compared once
+    # per detection (events.stats._carried)
     compared: set[tuple] = field(default_factory=set)
 
     def record(self, kind: EventKind, report: Report, **fields: object) -> None:
@@ -100,20 +103,18 @@ def _versions(job: _Run) -> None:
     ``JUDGE_CHUNK`` versions at a time (each chunk marked judged before the next is read),
     so the versions, their predecessors and records of a 100,000-page crawl are never all
     in memory at once."""
-    merged: dict[int, int] = {}  # a report folded into an older one by a move → that one
-    taken: set[int] = set()  # move candidates a report of this run was merged into
     while versions := job.store.reports.unjudged_versions(job.run_id, limit=JUDGE_CHUNK):
-        _judge(job, versions, merged, taken)
+        _judge(job, versions)
 
 
-def _judge(job: _Run, versions: list[Version], merged: dict[int, int], taken: set[int]) -> None:
-    """Judge one chunk of versions, oldest first (``merged`` and ``taken``: the run's)."""
-    store = job.store
+def _judge(job: _Run, versions: list[Version]) -> None:
+    """Judge one chunk of versions, oldest first."""
+    store, merged = job.store, job.merged
     prev_ids = store.reports.previous_ids_of(v.id for v in versions)
     previous = store.reports.versions_by_id(prev_ids.values())
     reports = store.reports.by_id({v.report_id for v in versions})
     new_ids = [v.report_id for v in versions if v.id not in prev_ids]
-    moves = _MoveFinder(store, job.run_id, new_ids, taken) if new_ids else None
+    moves = _MoveFinder(store, job.run_id, new_ids, job.taken) if new_ids else None
     judged = stats.judge_stats(store, versions, prev_ids)  # one STATS.md record per version
     for version in versions:
         if version.report_id in merged:  # a later version of a report merged just now
@@ -129,7 +130,7 @@ def _judge(job: _Run, versions: list[Version], merged: dict[int, int], taken: se
                 merged[report.id] = old.id
             continue
         _edit(job, report, prev, version, judged.note(version.id))
-    stats.record_findings(job, versions, merged, judged)
+    stats.record_findings(job, versions, judged)
     store.reports.mark_judged((v.id for v in versions), job.run_id)
 
 

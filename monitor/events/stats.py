@@ -169,9 +169,10 @@ def _carried(store: Store, reports: list[Report], compared: set[tuple]) -> list[
     return rows
 
 
-def record_findings(job, versions: list[Version], merged: dict[int, int], judged: Judged) -> None:
+def record_findings(job, versions: list[Version], judged: Judged) -> None:
     """Store each record's findings once (``job`` is the detector's run: ``store``,
-    ``run_id``; ``merged`` maps a report folded into another by a move to that one), and
+    ``run_id``, ``merged``: a report folded into another by a move → that one, and
+    ``compared``: the M2 pairs compared so far), and
     the M2 findings between each report and its issuer's reports of the year before and
     after. They become events when announced (``announce_findings``), not as change events
     of a crawl."""
@@ -181,7 +182,7 @@ def record_findings(job, versions: list[Version], merged: dict[int, int], judged
         record = judged.records.get(version.id)
         if not record or record.get("template") not in ("2019", "2021"):
             continue
-        report = store.reports.get(merged.get(version.report_id, version.report_id))
+        report = store.reports.get(job.merged.get(version.report_id, version.report_id))
         if report is None:
             continue
         reports[report.id] = report
