@@ -367,6 +367,14 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "NIANBAO_WEB_QUERY_SECONDS",
+        10.0,
+        "float",
+        "`nianbao serve`: seconds of database work one page may take before it is stopped with a 503 (0: no limit)",
+        "web",
+        env="NIANBAO_WEB_QUERY_SECONDS",
+    ),
+    Setting(
         "NIANBAO_REDIS_URL",
         None,
         "str",

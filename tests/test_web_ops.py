@@ -5,12 +5,14 @@ states in the right cells after the reports change."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import sqlite3
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import date
 
@@ -168,6 +170,39 @@ def checkpoint(db) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+
+
+def test_a_query_past_the_request_deadline_is_stopped_with_a_503_that_says_so(copy, caplog):
+    """A two-character term that occurs nowhere reads every text (``instr``, no index):
+    over 20,000 versions that is far past a 1 ms deadline, so SQLite stops it; the page
+    says why, the log names the path but never the query string (a reader's search, or
+    the access token), and the database is not taken for damaged. Without the deadline the same
+    search answers (no hits)."""
+    db, _ = copy
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO versions (report_id, url, fetched_at, text, text_sha) "
+            "SELECT r.id, r.url, '2026-01-01T00:00:00Z', ? || n.value, 'x' FROM reports r, "
+            "json_each(?) n LIMIT 20000",
+            ["一二三四五六七八九十" * 50, json.dumps(list(range(4000)))],
+        )
+    conn.close()
+    query = "/search?" + urllib.parse.urlencode({"q": "罕字", "all": 1})
+    app = create_app(db, db.parent / "feeds", status=status, auth_token="tok", query_seconds=0.001)
+    server = WebServer(app)
+    base = server.start()
+    try:
+        code, body, _ = get(base + query, {"Authorization": "Bearer tok"})
+        assert code == 503 and "查询超过 0.001 秒，已停止" in body
+        assert "数据库暂时无法读取" not in body
+        assert app.extensions["nianbao_db"].checked is not None  # not forgotten: no damage
+        assert "/search stopped: its queries ran past 0.001 s" in caplog.text
+        assert "罕字" not in caplog.text and "q=" not in caplog.text
+    finally:
+        server.stop()
+    unlimited = create_app(db, db.parent / "feeds", status=status, query_seconds=0)
+    page = unlimited.test_client().get("/search.json?q=罕字&all=1")
+    assert page.status_code == 200 and page.json["results"] == []
 
 
 def test_a_missing_database_is_a_503_not_a_crash(tmp_path):

@@ -55,7 +55,7 @@ from monitor.config import declared, env
 from monitor.models import Subscription
 from monitor.store import StoreError
 from monitor.web.auth import install as install_auth
-from monitor.web.db import Databases
+from monitor.web.db import Databases, interrupted
 from monitor.web.health import HEARTBEAT_STALE, healthz
 from monitor.web.metrics import exposition, registry_for
 from monitor.web.pages import pages
@@ -76,6 +76,7 @@ MESSAGES = {
     500: "服务器出错了，请稍后再试。",
     503: "数据库暂时无法读取，请稍后再试。",
 }
+SLOW = "查询超过 {seconds:g} 秒，已停止。搜索请用三个字以上的词，或按年份、地区缩小范围。"
 
 web = Blueprint("web", __name__)
 
@@ -88,6 +89,7 @@ def create_app(
     auth_token: str | None = None,
     status: Callable | None = None,
     grace_days: int | None = None,
+    query_seconds: float | None = None,
 ) -> Flask:
     """The web app for the database at ``db_path`` and the feed files in ``feed_dir``.
 
@@ -100,6 +102,8 @@ def create_app(
         grace_days: days after 31 January before a report is missing on ``/coverage``;
             None: ``NIANBAO_GRACE_DAYS`` from the environment (so the daemon's ``--http``
             judges as its crawls do), else the setting's default.
+        query_seconds: seconds of SQL one request may run before it is stopped with a 503
+            (``monitor.web.db``; 0: no limit); None: ``NIANBAO_WEB_QUERY_SECONDS``.
     """
     app = Flask(__name__)
     app.config.update(
@@ -111,7 +115,9 @@ def create_app(
     )
     app.config["STATUS_DOC"] = status
     app.config["GRACE_DAYS"] = configured_grace() if grace_days is None else grace_days
-    databases = Databases(app.config["NIANBAO_DB"])
+    if query_seconds is None:
+        query_seconds = configured_number("NIANBAO_WEB_QUERY_SECONDS", float)
+    databases = Databases(app.config["NIANBAO_DB"], query_seconds=query_seconds)
     app.extensions["nianbao_db"] = databases
     app.extensions["nianbao_metrics"] = registry_for(databases)
     app.register_blueprint(web)
@@ -125,15 +131,20 @@ def create_app(
 
 
 def configured_grace() -> int:
-    """``NIANBAO_GRACE_DAYS`` from the environment, else its declared default (a value
-    that is not a whole number is logged and ignored, as the crawl's findings do)."""
-    value = env("NIANBAO_GRACE_DAYS")
+    """``NIANBAO_GRACE_DAYS`` from the environment, else its declared default."""
+    return configured_number("NIANBAO_GRACE_DAYS", int)
+
+
+def configured_number(name: str, kind: Callable[[str], int | float]):
+    """A number setting from the environment, else its declared default (a value that is
+    not a number of that kind is logged and ignored, as the crawl's findings do)."""
+    value = env(name)
     if value:
         try:
-            return int(value)
+            return kind(value)
         except ValueError:
-            logger.error("NIANBAO_GRACE_DAYS=%r is not a number of days: using the default", value)
-    return int(declared("NIANBAO_GRACE_DAYS"))  # type: ignore[call-overload]
+            logger.error("%s=%r is not a number: using the default", name, value)
+    return kind(declared(name))  # type: ignore[arg-type]
 
 
 def _security_headers(response: Response) -> Response:
@@ -154,7 +165,13 @@ def _error_page(exc: HTTPException) -> tuple[str, int]:
 
 def _store_error(exc: Exception) -> tuple[str, int]:
     """The database could not be read (replaced, damaged, locked too long): 503, and check
-    the file again on the next request."""
+    the file again on the next request. A request stopped at its query deadline is a 503
+    too, saying so (the file is fine)."""
+    if interrupted(exc):
+        seconds = current_app.extensions["nianbao_db"].query_seconds
+        logger.warning("%s stopped: its queries ran past %g s", request.path, seconds)
+        message = SLOW.format(seconds=seconds)
+        return render_template("error.html", code=503, message=message), 503
     logger.warning("A page could not read the database: %s", exc)
     current_app.extensions["nianbao_db"].forget()
     return render_template("error.html", code=503, message=MESSAGES[503]), 503

@@ -12,6 +12,13 @@ checks again.
 
 Pages that write (unsubscribe) use ``write()``: a full ``Store``.
 
+A request's reads have a deadline (``query_seconds``, ``NIANBAO_WEB_QUERY_SECONDS``): SQLite
+calls a progress handler every ``PROGRESS_STEPS`` steps of its virtual machine, and past the
+deadline the handler stops the statement (``sqlite3.OperationalError: interrupted``,
+``interrupted()``), which the app answers with a 503 naming the cause. Without it, a query
+that reads every text (a rare two-character search over a million versions) would hold one
+of the server's few threads for minutes, and a handful of them the whole site.
+
 May import: monitor.store and the standard library (and sqlite-utils).
 """
 
@@ -20,6 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -27,6 +35,13 @@ from sqlite_utils import Database
 from monitor.store import Store, StoreError, damaged_message
 
 BUSY_MS = 30000
+PROGRESS_STEPS = 20_000
+"""SQLite virtual-machine steps between two looks at a request's deadline (~1 ms of work)."""
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite stopping a statement at the request's deadline."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted"
 
 
 class ReadStore(Store):
@@ -43,8 +58,10 @@ class ReadStore(Store):
 class Databases:
     """Opens the database at ``path`` for web requests (one object per app)."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, query_seconds: float = 0.0):
         self.path = Path(path)
+        self.query_seconds = query_seconds
+        """Seconds of SQL a request may run before it is stopped (0: no limit)."""
         self.checked: tuple | None = None
         """(device, inode, schema_version) of the file as last checked and migrated."""
         self.checks = 0
@@ -60,6 +77,7 @@ class Databases:
                 conn.close()
                 self._check()
                 conn = self._connect()
+            self._limit(conn)
             return ReadStore(self.path, conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -98,6 +116,12 @@ class Databases:
             )
         except sqlite3.Error as exc:
             raise StoreError(damaged_message(self.path, exc)) from None
+
+    def _limit(self, conn: sqlite3.Connection) -> None:
+        """Stop the connection's statements once the request has run ``query_seconds``."""
+        if self.query_seconds > 0:
+            deadline = time.monotonic() + self.query_seconds
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
 
     def _signature(self, conn: sqlite3.Connection) -> tuple:
         stat = os.stat(self.path)
