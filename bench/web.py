@@ -10,7 +10,8 @@ Then serves it with ``monitor.web.server.WebServer`` (waitress) and the app ``ni
 serve`` builds, and requests each page repeatedly over HTTP (a new connection each time,
 as a browser's first visit): ``/`` (overview, with the status of every portal; the
 status document and the coverage grid are reused until the database changes, so also
-after a commit each time),
+after a commit each time: one that only stores something, as a crawl's items do, and one
+that changes a portal's runs, after which every portal's health is judged again),
 ``/coverage`` (issuers × years), ``/events/<id>`` (random events, side by side), and
 their JSON twins; also ``/reports/<id>`` (a timeline) and ``/metrics``. Prints median and p95 per page; goal: p95 under 200 ms.
 
@@ -180,6 +181,14 @@ def main() -> None:
             writer.db.execute("UPDATE portals SET updated_at = ? WHERE id = 'p0000'", [time.time()])
             writer.db.conn.commit()
 
+        def run_ends() -> None:  # a commit that changes a portal's runs: health judged again
+            writer.db.execute(
+                "UPDATE portal_runs SET detail = ? WHERE portal_id = 'p0000' "
+                "AND run_id = (SELECT MAX(run_id) FROM portal_runs WHERE portal_id = 'p0000')",
+                [f"bench {time.time()}"],
+            )
+            writer.db.conn.commit()
+
         app = create_app(db, Path(tmp) / "feeds", status=status)
         server = WebServer(app)
         base = server.start()
@@ -190,6 +199,7 @@ def main() -> None:
                 "overview /": ["/"] * n,
                 "overview /index.json": ["/index.json"] * n,
                 "overview / after a write": ["/"] * n,
+                "overview / after a run ends": ["/"] * n,
                 "coverage /coverage": ["/coverage"] * n,
                 "coverage /coverage.json": ["/coverage.json"] * n,
                 "coverage / after a write": ["/coverage"] * n,
@@ -201,9 +211,12 @@ def main() -> None:
                 "report /reports/<id>": [f"/reports/{rng.randint(1, reports)}" for _ in range(n)],
                 "metrics /metrics": ["/metrics"] * n,
             }
+            write_kinds = {"a write": writes, "a run ends": run_ends}
             print(f"p95 over {n} requests per page (goal < 200 ms):")
             for name, paths in pages.items():
-                median, p95, size = measure(base, paths, writes if "write" in name else None)
+                median, p95, size = measure(
+                    base, paths, write_kinds.get(name.rsplit(" after ", 1)[-1])
+                )
                 print(
                     f"  {name:28} median {median:6.1f} ms  p95 {p95:6.1f} ms  {size / 1024:.0f} KB"
                 )

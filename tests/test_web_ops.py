@@ -236,6 +236,47 @@ def test_coverage_states_follow_the_reports(copy):
     assert huge["years"][0] == 999999 and len(huge["years"]) == 40
 
 
+def test_the_grid_is_built_again_when_its_cells_change_not_on_every_commit(copy):
+    """A re-crawl's commits (a report's ``last_seen`` touched, page counters) keep the
+    grid; a report's published date, a removal or a finding build it again, seen at once."""
+    db, _ = copy
+    app = create_app(db, db.parent / "feeds")
+    client = app.test_client()
+    url = "/coverage.json?from=2019&to=2021"
+
+    def states() -> dict:
+        data = client.get(url).json
+        return {i["portal_id"]: i["cells"]["2020"]["state"] for i in data["issuers"]}
+
+    def grids() -> list:
+        return list(app.extensions["nianbao_grids"].values())
+
+    before = states()
+    kept = grids()
+    with Store(db) as store:
+        ids = {r.portal_id: r.id for r in store.reports.summaries()}
+        store.db.execute("UPDATE reports SET last_seen = '2026-06-01T00:00:00Z', gone_runs = 0")
+        store.db.execute("UPDATE portal_runs SET pages = pages + 1")
+        store.db.conn.commit()
+    assert states() == before and grids() == kept and grids()[0] is kept[0]
+
+    with Store(db) as store:
+        store.reports.update(ids["qidong"], published="2021-01-20")  # now before 31 January
+        store.db.conn.commit()
+    assert before["qidong"] == "late" and states()["qidong"] == "on_time"
+
+    with Store(db) as store:
+        store.reports.update(ids["jiangsu"], status="removed")
+        store.db.conn.commit()
+    assert states()["jiangsu"] == "removed"
+
+    counts = client.get(url).json["counts"]["inconsistent"]
+    with Store(db) as store:
+        store.db.execute("DELETE FROM findings WHERE kind = 'inconsistent'")
+        store.db.conn.commit()
+    assert counts >= 1 and client.get(url).json["counts"]["inconsistent"] == 0
+
+
 @pytest.mark.parametrize(
     ("row", "year", "as_of", "state"),
     [
@@ -373,3 +414,50 @@ def test_status_from_grouped_queries_matches_judging_each_run(tmp_path):
             assert last["run_id"] == dicts[0]["run_id"] and last["status"] == dicts[0]["run_status"]
         healths.add(want["health"])
     assert healths >= {"ok", "failing", "broken", "running", "never crawled"}
+
+
+def test_status_reuses_the_judged_health_until_the_runs_change(tmp_path):
+    """``status(store, cache)`` keeps what the portals' runs decide while only pages and
+    counters change (every commit of a crawl), and judges again, equal to a fresh
+    ``status``, after each change to the runs, the portals or the file."""
+    db = tmp_path / "nianbao.db"
+    portals = [
+        {"id": f"p{i}", "name": f"门户{i}", "region": "江苏", "start_urls": []} for i in range(3)
+    ]
+    with Store(db) as store:
+        store.runs.upsert_portals(portals)
+        run_id = store.runs.begin(portals)
+        store.runs.set_portal_health(run_id, "p1", "broken", "列表页变了")
+        store.runs.finish(run_id, "partial")
+        cache: dict = {}
+        assert status(store, cache) == status(store)
+        kept = cache["portal_states"]
+
+        store.runs.count(run_id, "p0", "pages", 5)  # what a crawl writes with every item
+        store.runs.count(run_id, "p0", "reports")
+        assert status(store, cache) == status(store) and cache["portal_states"] is kept
+
+        new_run: list[int] = []
+        changes = [
+            lambda: new_run.append(store.runs.begin(portals[:2])),
+            lambda: store.runs.set_portal_health(new_run[0], "p0", "failed", "超时"),
+            lambda: store.runs.finish(new_run[0], "failed", detail="全部失败"),
+            lambda: store.runs.upsert_portals([{**portals[0], "id": "p3"}]),
+            lambda: store.db.execute("DELETE FROM portal_runs WHERE run_id = ?", [new_run[0]]),
+        ]
+        for change in changes:
+            change()
+            assert status(store, cache) == status(store)
+            assert cache["portal_states"] is not kept
+            kept = cache["portal_states"]
+        assert {p["portal_id"] for p in status(store, cache)["portals"]} == {"p0", "p1", "p2", "p3"}
+
+    copy = tmp_path / "copy.db"  # a restored backup: another file, the same runs version
+    with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    os.replace(copy, db)
+    with Store(db) as store:
+        assert status(store, cache) == status(store)
+        assert cache["portal_states"] is not kept

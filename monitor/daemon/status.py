@@ -6,6 +6,7 @@ May import: monitor.store, monitor.web.health (the daemon's liveness, shared wit
 from __future__ import annotations
 
 import json
+import os
 
 from monitor.store import Store
 from monitor.store.views import Views
@@ -100,37 +101,31 @@ def daemon_state(store: Store) -> dict | None:
     }
 
 
-def status(store: Store) -> dict:
+def status(store: Store, cache: dict | None = None) -> dict:
     """The ``nianbao status --json`` document. Each portal's latest runs are read as plain
     rows, newest first, stopping once every portal has its ``HISTORY``
-    (``Views.recent_runs``; no objects per run): with 1,000 portals this is what the
-    overview waits for after a write."""
+    (``Views.recent_runs``; no objects per run).
+
+    ``cache`` (a dict the caller keeps, as the web app does): what the runs decide about
+    each portal (``portal_states``) is kept in it and reused while the file and its runs
+    are the same (``Views.version("runs")``), so a commit that only stores a page costs the
+    overview a few small queries, not judging 1,000 portals' 30 runs again."""
     daemon = daemon_state(store)
     next_runs = daemon["next_runs"] if daemon else {}
     names = store.runs.names()
     locked = {r.portal_id: f"{r.owner} (pid {r.pid})" for r in store.locks.all()}
     held = store.reports.held_counts()
     portals = []
-    for portal_id, runs in Views(store.db).recent_runs().items():
-        last = runs[0] if runs else None
+    for portal_id, state in _states(store, cache).items():
         portals.append(
             {
                 "portal_id": portal_id,
                 "name": names.get(portal_id),
-                "last_run": None
-                if last is None
-                else {
-                    "run_id": last["run_id"],
-                    "started_at": last["started_at"],
-                    "finished_at": last["finished_at"],
-                    "status": last["run_status"],
-                    "portal_status": last["portal_status"],
-                    "trigger": last["trigger"],
-                },
+                "last_run": dict(state["last_run"]) if state["last_run"] else None,
                 "next_run": next_runs.get(portal_id),
                 "locked_by": locked.get(portal_id),
-                **portal_health(runs),
-                **health_fields(runs, held.get(portal_id, 0)),
+                **state["health"],
+                "held_removals": held.get(portal_id, 0),
             }
         )
     portals.sort(key=lambda p: p["health"] != "broken")  # broken portals first
@@ -140,6 +135,49 @@ def status(store: Store) -> dict:
         "outbox": store.outbox.counts(),
         "outbox_errors": [e.to_json() for e in store.outbox.errors()],
     }
+
+
+def portal_states(recent: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per portal, what its latest runs (newest first) decide: ``last_run`` and the
+    ``health`` fields (``portal_health`` and ``health_fields``, without the held removals,
+    which the reports decide)."""
+    out = {}
+    for portal_id, runs in recent.items():
+        last = runs[0] if runs else None
+        health = {**portal_health(runs), **health_fields(runs)}
+        health.pop("held_removals")
+        out[portal_id] = {
+            "last_run": None
+            if last is None
+            else {
+                "run_id": last["run_id"],
+                "started_at": last["started_at"],
+                "finished_at": last["finished_at"],
+                "status": last["run_status"],
+                "portal_status": last["portal_status"],
+                "trigger": last["trigger"],
+            },
+            "health": health,
+        }
+    return out
+
+
+def _states(store: Store, cache: dict | None) -> dict[str, dict]:
+    """``portal_states`` of the store, from ``cache`` when the file (device, inode) and its
+    runs version are those it was judged at. The version is read before the runs: a change
+    between the two reads leaves a newer judgement under an older key, judged again next
+    time, never an older one kept."""
+    views = Views(store.db)
+    if cache is None:
+        return portal_states(views.recent_runs())
+    stat = os.stat(store.path)
+    key = (stat.st_dev, stat.st_ino, views.version("runs"))
+    kept = cache.get("portal_states")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    states = portal_states(views.recent_runs())
+    cache["portal_states"] = (key, states)  # one assignment: threads see both or neither
+    return states
 
 
 def status_text(doc: dict) -> str:

@@ -304,3 +304,53 @@ def m012_issuer_year_index(db: Database) -> None:
     findings compare each judged report with its issuer's reports of the year before and
     after, and reading them by issuer alone scanned every report once per 1,000 judged."""
     db.execute("CREATE INDEX IF NOT EXISTS reports_issuer_year ON reports(issuer, year)")
+
+
+CHANGE_TRIGGERS = {
+    "runs": {
+        "crawl_runs_added": "AFTER INSERT ON crawl_runs",
+        "crawl_runs_changed": (
+            "AFTER UPDATE OF started_at, finished_at, trigger, status, detail ON crawl_runs"
+        ),
+        "crawl_runs_removed": "AFTER DELETE ON crawl_runs",
+        "portal_runs_added": "AFTER INSERT ON portal_runs",
+        "portal_runs_changed": "AFTER UPDATE OF run_id, portal_id, status, detail ON portal_runs",
+        "portal_runs_removed": "AFTER DELETE ON portal_runs",
+        "portals_added": "AFTER INSERT ON portals",
+        "portals_changed": "AFTER UPDATE OF id ON portals",
+        "portals_removed": "AFTER DELETE ON portals",
+    },
+    "coverage": {
+        "reports_added": "AFTER INSERT ON reports",
+        "reports_changed": (
+            "AFTER UPDATE OF portal_id, issuer, region, year, published, status, first_seen, "
+            "current_version_id ON reports"
+        ),
+        "reports_removed": "AFTER DELETE ON reports",
+        "findings_added": "AFTER INSERT ON findings",
+        "findings_changed": "AFTER UPDATE OF kind, partial, version_id ON findings",
+        "findings_removed": "AFTER DELETE ON findings",
+    },
+}
+"""Per change counter (``change_counts``), the triggers that bump it: every write to what
+its readers read. ``runs``: what a portal's health is judged from (``Views.recent_runs``);
+``coverage``: what the coverage grid's cells are (``Views.coverage_cells``)."""
+
+
+@migrations()
+def m013_change_counts(db: Database) -> None:
+    """Counters that every change to what the overview's portal health and the coverage
+    grid read bumps (``Views.version``; issue 12), kept by triggers, so the web reuses
+    them until they move, and not only until the next commit: during a crawl every item
+    is a commit, and judging 1,000 portals' latest 30 runs or building the grid of every
+    issuer after each took longer than the rest of the page. Only the columns those
+    readers read fire them: the page counters a crawl bumps with each item, a report's
+    ``last_seen`` touched on each re-crawl, do not."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS change_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+    )
+    for counter, triggers in CHANGE_TRIGGERS.items():
+        db.execute("INSERT OR IGNORE INTO change_counts (name, n) VALUES (?, 0)", [counter])
+        bump = f"UPDATE change_counts SET n = n + 1 WHERE name = '{counter}'"
+        for name, when in triggers.items():
+            db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN {bump}; END")

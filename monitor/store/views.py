@@ -106,6 +106,14 @@ class Views(Part):
             cursor.close()
         return out
 
+    def version(self, counter: str) -> int:
+        """A number that changes whenever what a reader reads changes (migration m013's
+        triggers): ``runs`` for ``recent_runs`` (runs started, finished or judged,
+        portals added or removed), ``coverage`` for ``coverage_cells`` (reports added,
+        removed or changed in a column the grid shows, findings)."""
+        row = self.db.execute("SELECT n FROM change_counts WHERE name = ?", [counter]).fetchone()
+        return row[0] if row else -1
+
     # ---- /metrics -----------------------------------------------------------------
 
     def metric_figures(self) -> dict:

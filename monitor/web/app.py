@@ -98,7 +98,8 @@ def create_app(
             guess; off by default (feeds are at their unguessable token URLs).
         auth_token: every page needs it (``monitor.web.auth``); feeds keep their own tokens.
         status: the ``nianbao status --json`` document of a store, for the overview's
-            portal health (it lives in monitor.daemon, above this layer).
+            portal health (it lives in monitor.daemon, above this layer), called as
+            ``status(store, cache=dict)``: the dict is the app's, kept across requests.
         grace_days: days after 31 January before a report is missing on ``/coverage``;
             None: ``NIANBAO_GRACE_DAYS`` from the environment (so the daemon's ``--http``
             judges as its crawls do), else the setting's default.
