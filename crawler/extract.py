@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 from urllib.parse import urljoin
 
 import trafilatura
@@ -25,7 +26,6 @@ from lxml import etree
 from crawler import documents, heuristics, textnorm
 from crawler.items import Extracted
 from crawler.pagetree import (  # re-exported: the extraction API
-    SKIP_TAGS,
     ParsedPage,
     body_fingerprint,
     decode_html,
@@ -33,6 +33,8 @@ from crawler.pagetree import (  # re-exported: the extraction API
     iter_text,
     looks_mojibake,
     read_page,
+    text_of,
+    text_runs,
 )
 
 __all__ = [
@@ -52,11 +54,16 @@ logger = logging.getLogger(__name__)
 THIN_CHARS = documents.THIN_CHARS
 COVER_CHARS = 300  # a page whose body container holds less is a cover or image-only
 COVER_REASON = "cover page"
-_INFO_XPATH = etree.XPath("//*[contains(text(), '索引号') or contains(text(), '索引號')]")
+# Elements whose first text node holds 索引号, found from the text nodes (3x faster)
+_INFO_XPATH = etree.XPath(
+    "//text()[contains(., '索引号') or contains(., '索引號')][not(preceding-sibling::text())]/.."
+)
 _LAYOUT_PARTS = etree.XPath(
     "./tbody | ./thead | ./tfoot | ./tr | ./*/tr | ./tr/td | ./tr/th | ./*/tr/td | ./*/tr/th"
 )
 _NESTED_P = etree.XPath("//p[.//p]")
+_LATIN = frozenset(string.ascii_letters)
+_HREFS = etree.XPath("//a/@href", smart_strings=False)
 CELL_CHARS = 300  # longer table cells are layout cells: keep their paragraphs
 _LAYOUT_CELLS = etree.XPath(
     " | ".join(
@@ -131,7 +138,7 @@ def _published(tree: etree._Element, metas: dict[str, str], page: str) -> str | 
         found = _ymd(_META_DATE.search(metas.get(key, "")))
         if found:
             return found
-    visible = textnorm.to_halfwidth(_visible_text(tree))
+    visible = textnorm.to_halfwidth(text_of(tree))  # scripts too: challenge pages
     found = _ymd(_DATE_LABEL.search(visible)) or _ymd(
         _META_DATE.search(tree.findtext(".//publishtime") or "")
     )
@@ -178,12 +185,12 @@ def _info_issuer(info: etree._Element | None) -> str:
 
 def _join_cjk(pieces: list[str]) -> str:
     """Join cell text runs: no space between CJK/digit runs, a space between Latin words."""
-    out = ""
-    for piece in pieces:
-        if out and re.match(r"[A-Za-z]", piece[0]) and re.match(r"[A-Za-z]", out[-1]):
-            out += " "
-        out += piece
-    return out
+    out = pieces[:1]
+    for before, piece in zip(pieces, pieces[1:]):
+        if piece[0] in _LATIN and before[-1] in _LATIN:
+            out.append(" ")
+        out.append(piece)
+    return "".join(out)
 
 
 def _layout_cells(tree: etree._Element) -> set[etree._Element]:
@@ -217,18 +224,16 @@ def _flatten_cells(tree: etree._Element, layout_cells: set[etree._Element]) -> N
     """
     for cell in tree.iter("td", "th"):
         if len(cell) and cell not in layout_cells:
-            if next(cell.iter(*SKIP_TAGS), None) is None:  # itertext is C; same pieces
-                pieces = [s.strip() for s in cell.itertext() if s.strip()]
-            else:
-                pieces = [s.strip() for s in iter_text(cell) if s.strip()]
+            pieces = [piece for piece in map(str.strip, text_runs(cell)) if piece]
             del cell[:]  # children and their tails, without a Python proxy for each
             cell.text = _join_cjk(pieces)
 
 
 def _attachments(tree: etree._Element, url: str) -> list[str]:
+    """Attachment links (``heuristics.is_attachment_url``), absolute, once each, in order."""
     base_el = tree.find(".//base[@href]")
     base = urljoin(url, base_el.get("href")) if base_el is not None else url
-    links = (urljoin(base, a.get("href", "").strip()) for a in tree.iter("a") if a.get("href"))
+    links = (urljoin(base, href.strip()) for href in _HREFS(tree) if href)
     return list(dict.fromkeys(link for link in links if heuristics.is_attachment_url(link)))
 
 
@@ -237,11 +242,6 @@ def _quality(text: str, images: int) -> str:
     if len(text) >= THIN_CHARS:
         return "ok"
     return "image-only" if images else "thin"
-
-
-def _visible_text(el: etree._Element) -> str:
-    """All text under ``el`` (scripts included: challenge pages are only script)."""
-    return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
 def _body_text(tree: etree._Element, url: str) -> str:
@@ -386,7 +386,7 @@ def _read(page: ParsedPage, body: bytes, url: str, default_issuer: str) -> Extra
     issuer = issuer or _info_issuer(info) or default_issuer
     attachments, container = _attachments(tree, url), page.body
     images = len(container.findall(".//img")) if container is not None else 0
-    fallback = textnorm.fold_whitespace(_visible_text(tree if container is None else container))
+    fallback = text_of(tree if container is None else container)  # before the rewrite
     if info is not None and info.getparent() is not None:
         info.drop_tree()
     layout_cells = _layout_cells(tree)
@@ -394,7 +394,7 @@ def _read(page: ParsedPage, body: bytes, url: str, default_issuer: str) -> Extra
     _flatten_cells(tree, layout_cells)
     text = _body_text(tree, url)
     is_report, reason = heuristics.classify_report(title, text)
-    probe = text if len(text) >= THIN_CHARS else fallback[:5000]
+    probe = text if len(text) >= THIN_CHARS else textnorm.fold_whitespace(fallback)[:5000]
     problem = heuristics.is_challenge_body(body) or (
         "mojibake" if looks_mojibake(page.html) else heuristics.page_problem(200, probe, title)
     )

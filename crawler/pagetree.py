@@ -44,10 +44,14 @@ _BODY_KEYS = (
 
 
 def _selector_xpath(keys: tuple[tuple[str, str | None], ...]) -> etree.XPath:
-    """One XPath matching any of ``keys`` (ids exactly, class tokens as substrings, tags)."""
+    """One XPath matching any of ``keys`` (ids exactly, class tokens as substrings, tags).
+
+    ``[@id]`` and ``[@class]`` first: libxml2 then compares only the elements that have
+    the attribute (without it, the id test alone cost 1.4 ms on a 700-element page).
+    """
     ids = " or ".join(f"@id='{token}'" for key, token in keys if key == "id")
     classes = " or ".join(f"contains(@class, '{token}')" for key, token in keys if key == "class")
-    parts = [f"//*[@class][{classes}]", f"//*[{ids}]"]
+    parts = [f"//*[@class][{classes}]", f"//*[@id][{ids}]"]
     parts += [f"//{key}" for key, token in keys if token is None]
     return etree.XPath(" | ".join(parts))
 
@@ -80,6 +84,11 @@ BLOCK_TAGS = frozenset(
     ]
 )
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "select", "option"})
+# An element's text nodes, and any element whose text is not shown (script, style, …).
+_TEXT_RUNS = etree.XPath(
+    " | ".join(["descendant::text()", *(f"descendant::{tag}" for tag in sorted(SKIP_TAGS))]),
+    smart_strings=False,
+)
 
 
 def decode_html(body: bytes, content_type: str = "") -> str:
@@ -143,6 +152,17 @@ def iter_text(el: etree._Element) -> Iterator[str]:
                     yield node.tail or ""
 
 
+def text_runs(el: etree._Element) -> list[str]:
+    """The text runs under ``el`` (its text nodes, not its tail), in page order.
+
+    Scripts, styles and the like are skipped: an element holding one is read by
+    ``iter_text`` (which adds blank runs at block tags). One XPath call, where
+    ``itertext`` makes a Python proxy (lxml.html's class lookup) per element.
+    """
+    runs = _TEXT_RUNS(el)
+    return runs if all(isinstance(run, str) for run in runs) else list(iter_text(el))
+
+
 def _densest_block(tree: etree._Element) -> etree._Element | None:
     """Fallback container: the div/td/article whose own text (not nested blocks') has most CJK."""
     owner: dict[etree._Element, etree._Element | None] = {}
@@ -194,12 +214,49 @@ def find_body(
     return _densest_block(tree)
 
 
-def _container_text(el: etree._Element) -> str:
-    """Text of ``el`` with newlines at block tags, scripts/styles dropped (mutates ``el``).
+def _text_sheet() -> etree.XSLT:
+    """The stylesheet of ``_container_text``: skipped elements give nothing, a block gives
+    a newline, its content and a newline; ``el`` itself, the top, gets no closing newline
+    (it is in its tail). Built from ``BLOCK_TAGS`` and ``SKIP_TAGS``."""
+    is_block = " or ".join(f"self::{tag}" for tag in sorted(BLOCK_TAGS))
+    newline = "<xsl:text>&#10;</xsl:text>"
+    return etree.XSLT(
+        etree.XML(
+            '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+            '<xsl:output method="text" encoding="UTF-8"/>'
+            '<xsl:template match="/"><xsl:apply-templates select="*" mode="top"/></xsl:template>'
+            f'<xsl:template match="*" mode="top"><xsl:if test="{is_block}">{newline}</xsl:if>'
+            "<xsl:apply-templates/></xsl:template>"
+            f'<xsl:template match="{"|".join(sorted(SKIP_TAGS))}"/>'
+            f'<xsl:template match="{"|".join(sorted(BLOCK_TAGS))}">'
+            f"{newline}<xsl:apply-templates/>{newline}</xsl:template>"
+            "</xsl:stylesheet>"
+        )
+    )
 
-    C-level equivalent of ``iter_text`` for the fingerprint hot path: strip script
-    and style elements, pad block elements with newlines, serialise as text.
+
+_TEXT_SHEET = _text_sheet()
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _container_text(el: etree._Element) -> str:
+    """Text of ``el`` with newlines at block tags, scripts/styles dropped.
+
+    C-level equivalent of ``iter_text`` for the fingerprint hot path, in one XSLT pass
+    (``el`` is left as it is: no copy, no Python proxy per block element). Text that lxml
+    would refuse to set (control characters) takes ``_padded_text`` on a copy, which
+    raises as it always did.
+
+    >>> _container_text(etree.fromstring("<div>a<p>b<script>x</script></p>c</div>"))
+    '\\na\\nb\\nc'
     """
+    text = str(_TEXT_SHEET(el))
+    return _padded_text(copy.deepcopy(el)) if _NOT_XML.search(text) else text
+
+
+def _padded_text(el: etree._Element) -> str:
+    """``_container_text`` by editing ``el``: strip scripts and styles, pad block elements
+    with newlines, serialise as text. The reference for the stylesheet (mutates ``el``)."""
     etree.strip_elements(el, *SKIP_TAGS, with_tail=False)
     for block in el.iter(*BLOCK_TAGS):
         block.text = "\n" + (block.text or "")
@@ -210,11 +267,11 @@ def _container_text(el: etree._Element) -> str:
 def _fingerprint(body: etree._Element | None) -> str:
     """Hash of the body container's text (t2s, half-width, whitespace, furniture); "" for none.
 
-    Works on a copy: the page's tree is still to be extracted.
+    Leaves ``body`` as it is: the page's tree is still to be extracted.
     """
     if body is None:
         return ""
-    text = textnorm.to_halfwidth(textnorm.to_simplified(_container_text(copy.deepcopy(body))))
+    text = textnorm.to_halfwidth(textnorm.to_simplified(_container_text(body)))
     lines = textnorm.strip_furniture(textnorm.fold_whitespace(text).splitlines())
     return textnorm.content_hash("\n".join(lines)) if lines else ""
 
@@ -239,7 +296,13 @@ def _stats(matches: list[etree._Element], body: etree._Element | None) -> tuple[
     node = next((el for el in matches if _is_known(el)), body)
     if node is None:
         return 0, 0
-    return len("".join("".join(node.itertext()).split())), len(node.findall(".//img"))
+    return len("".join(text_of(node).split())), len(node.findall(".//img"))
+
+
+def text_of(el: etree._Element) -> str:
+    """All text under ``el`` (scripts included), without its tail: ``"".join(el.itertext())``
+    in C (``itertext`` makes a Python proxy, with lxml.html's class lookup, per element)."""
+    return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
 @dataclass

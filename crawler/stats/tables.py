@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from crawler.stats import keys
 from crawler.stats.values import clean
@@ -25,6 +26,12 @@ SECTION_MARKS = [
     ("appeal", re.compile(r"行政复议[、,]?行政诉讼情况|^行政复议行政诉讼|^行政复议$")),
     ("end", re.compile(r"^五[、.]|存在的主要问题")),
 ]
+
+
+@lru_cache(maxsize=4096)  # the same printed labels come back report after report
+def _marks(label: str) -> tuple[str, ...]:
+    """The sections whose heading ``label`` matches (``SECTION_MARKS``), in that order."""
+    return tuple(section for section, rx in SECTION_MARKS if rx.search(label))
 
 
 @dataclass
@@ -50,8 +57,8 @@ class Reader:
     def _label(self, text: str) -> None:
         if not text:
             return
-        for section, rx in SECTION_MARKS:
-            if rx.search(text) and self._may_enter(section):
+        for section in _marks(text):
+            if self._may_enter(section):
                 self.section, self.pieces, self.header = section, [], []
                 if section != "end":
                     self.pieces = [text]
