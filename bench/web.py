@@ -2,7 +2,8 @@
 pages with 1,000 portals and 100,000 events, through the real server over HTTP.
 
 Builds a database of N portals (default 1,000), each with a few reports of two versions
-(stored through ``Store.ingest``, the crawl's path, so the search index is written too),
+(stored through ``Store.ingest``, the crawl's path, and added to the search index as a
+detection does),
 30 finished crawl runs (``--runs``; the last two fetched the reports, the others are a
 health history: mostly ok, some failed or broken), and M events (default 100,000) spread over
 the reports, each with the real diff of its report's two versions (``monitor.events.diff``).
@@ -31,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import index_stored
 from bench.search import item, paragraphs, report_text
 from mirror.texts.names import CITIES, UNITS
 from monitor.daemon.status import status
@@ -100,8 +102,10 @@ def build(db: Path, portals: int, reports: int, events: int, chars: int, runs: i
                 store.runs.count(run_id, seed["id"], "pages", reports)
                 store.runs.set_portal_health(run_id, seed["id"], "ok")
             store.runs.finish(run_id, "ok")
+        index_stored(store, run_id)  # the search index, as the runs' detections add it
         print(
-            f"  {portals * reports * 2} versions ingested ({time.perf_counter() - started:.0f} s)"
+            f"  {portals * reports * 2} versions ingested and indexed "
+            f"({time.perf_counter() - started:.0f} s)"
         )
         rows = store.db.execute(
             "SELECT v.report_id, MIN(v.id), MAX(v.id), r.issuer, r.year, r.portal_id, r.region "

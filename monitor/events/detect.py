@@ -131,6 +131,7 @@ def _judge(job: _Run, versions: list[Version]) -> None:
             continue
         _edit(job, report, prev, version, judged.note(version.id))
     stats.record_findings(job, versions, judged)
+    store.search.index((v.id, v.text) for v in versions)  # searchable with its events
     store.reports.mark_judged((v.id for v in versions), job.run_id)
 
 

@@ -21,7 +21,6 @@ from monitor.models import now_iso
 from monitor.store.base import Part
 from monitor.store.reports import Reports
 from monitor.store.runs import GONE_KINDS, Runs
-from monitor.store.search import index_version
 from monitor.store.stats import Stats
 
 
@@ -237,7 +236,6 @@ class Ingest(Part):
                 ex.quality,
             ],
         )
-        index_version(self.db, cur.lastrowid, ex.text)  # searchable in the same transaction
         if ex.stats is not None:  # read by the extraction worker: detection need not parse it
             Stats(self.db).save(cur.lastrowid, report_id, ex.stats, now_iso())
         self.db.execute(

@@ -354,3 +354,18 @@ def m013_change_counts(db: Database) -> None:
         bump = f"UPDATE change_counts SET n = n + 1 WHERE name = '{counter}'"
         for name, when in triggers.items():
             db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN {bump}; END")
+
+
+@migrations()
+def m014_search_at_detection(db: Database) -> None:
+    """Versions are added to the search index by the detection that judges them, a chunk
+    of up to 1,000 in one transaction (issue 12), no longer one by one as they are
+    stored: FTS5 writes a segment per transaction and merges them, ~4.5 ms a version when
+    each is its own transaction (more in a busy crawl process), ~1-1.5 ms in chunks.
+    ``search_state.indexed_from`` is the first version id indexed that way; every
+    version before it was indexed as it was stored (or by m007's rebuild)."""
+    db.execute("CREATE TABLE IF NOT EXISTS search_state (indexed_from INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO search_state (indexed_from) SELECT COALESCE(MAX(id), 0) + 1 FROM versions "
+        "WHERE NOT EXISTS (SELECT 1 FROM search_state)"
+    )

@@ -1,11 +1,13 @@
 """Full-text search over versions: the ``version_search`` FTS5 index (trigram tokenizer).
 
 The index is an external-content FTS5 table over ``versions.text`` (rowid = version id),
-so it costs no second copy of the text. ``index_version`` adds one version in the caller's
-transaction (the ingest that inserts the version), and migration ``m007_search`` builds it
-for existing databases. The trigram tokenizer finds any substring of three characters or
-more, in Chinese without word segmentation; shorter queries fall back to ``LIKE`` over the
-same texts (slower). Queries arrive normalised (``crawler.textnorm.normalise``, done by
+so it costs no second copy of the text. ``Search.index`` adds the versions a detection
+judges, in the transaction that marks them judged (so a version becomes searchable with
+its events, and a crash leaves it unjudged and unindexed, both done on the next
+detection); migration ``m007_search`` built it for databases older than the index, and
+versions stored before migration ``m014`` were indexed as they were stored. The trigram
+tokenizer finds any substring of three characters or more, in Chinese without word
+segmentation; shorter queries fall back to ``LIKE`` over the same texts (slower). Queries arrive normalised (``crawler.textnorm.normalise``, done by
 the caller) as the texts were.
 
 Results come newest first by version id, read in that order from the index (or the
@@ -19,10 +21,9 @@ May import: monitor.store.base, monitor.store.rows (and sqlite-utils).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from html import escape
-
-from sqlite_utils import Database
 
 from monitor.store.base import Part
 from monitor.store.rows import Row
@@ -32,11 +33,6 @@ TRIGRAM = 3
 """The shortest query term the index can answer; shorter ones use ``LIKE``."""
 SNIPPET_CHARS = 40
 """Characters shown either side of the first hit in a snippet."""
-
-
-def index_version(db: Database, version_id: int, text: str) -> None:
-    """Add one version's text to the index (the caller holds the version's transaction)."""
-    db.execute("INSERT INTO version_search (rowid, text) VALUES (?, ?)", [version_id, text])
 
 
 def fts_query(terms: list[str]) -> str:
@@ -123,7 +119,17 @@ def _hit(row: dict) -> SearchHit:
 
 
 class Search(Part):
-    """Search the versions' texts."""
+    """Search the versions' texts, and add versions to the index."""
+
+    def index(self, versions: Iterable[tuple[int, str]]) -> int:
+        """Add (version id, text) pairs to the index in the caller's transaction (the
+        detection's, which marks them judged), skipping the versions indexed as they were
+        stored (before migration m014); return how many were added. One transaction for
+        a chunk: FTS5 writes one segment for all of them."""
+        start = self.db.execute("SELECT indexed_from FROM search_state").fetchone()[0]
+        rows = [(version_id, text) for version_id, text in versions if version_id >= start]
+        self.db.conn.executemany("INSERT INTO version_search (rowid, text) VALUES (?, ?)", rows)
+        return len(rows)
 
     def query(
         self,
