@@ -72,6 +72,24 @@ def test_another_applications_file_is_refused_untouched(tmp_path, kind):
     assert not Path(f"{path}-wal").exists()
 
 
+def test_a_database_a_newer_nianbao_upgraded_is_refused_untouched(db_path):
+    """A migration this version does not know means a newer nianbao stores into the file
+    differently: every command refuses it (exit 2, saying so), before writing a byte."""
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('nianbao', 'm999_from_the_future', '2027-01-01 00:00:00+00:00')"
+        )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = digest(db_path)
+    for command in (["status"], ["subscribe", "a@example.org"]):
+        result = run_cli(*command, db=db_path)
+        assert_clean_error(result, str(db_path), "newer nianbao", "m999_from_the_future")
+    assert digest(db_path) == before
+
+
 def damaged_database(path: Path) -> Path:
     """A nianbao database with some hundreds of events, then bytes overwritten mid-file."""
     with Store(path) as store:

@@ -42,7 +42,7 @@ from monitor.store.lockrows import Daemons, Locks
 from monitor.store.operator import Operator
 from monitor.store.reports import Reports
 from monitor.store.runs import Runs
-from monitor.store.schema import APPLICATION_ID, migrations
+from monitor.store.schema import APPLICATION_ID, migrations, newer_migrations
 from monitor.store.search import Search
 from monitor.store.stats import Stats
 from monitor.store.subscriptions import Outbox, Subscriptions
@@ -60,6 +60,17 @@ def is_damage(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and (
         name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
     )
+
+
+def refuse_newer(db: Database, path: Path) -> None:
+    """Refuse a database that a newer nianbao has migrated (``schema.newer_migrations``),
+    before writing anything to it."""
+    newer = newer_migrations(db)
+    if newer:
+        raise StoreError(
+            f"{path}: a newer nianbao has upgraded this database ({', '.join(newer)}); "
+            "this version would store into it the old way: use the newer nianbao"
+        )
 
 
 def damaged_message(path: Path | str, exc: BaseException) -> str:
@@ -146,6 +157,7 @@ class Store:
             db = Database(self.path, execute_plugins=False)
             db.execute("PRAGMA busy_timeout = 30000")
             refuse_foreign(db, self.path)
+            refuse_newer(db, self.path)
             db.enable_wal()
             # WAL + NORMAL: a crash (not a power cut) loses nothing, and a commit per
             # ingested page costs no fsync; the DB can never be corrupted either way.

@@ -17,12 +17,23 @@ Tables:
 
 from __future__ import annotations
 
+import re
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("nianbao")
+MIGRATION_NAME = re.compile(r"m\d{3}_\w+")
 
 APPLICATION_ID = 0x4E42414F  # "NBAO": PRAGMA application_id of every nianbao database file
+
+
+def newer_migrations(db: Database) -> list[str]:
+    """The migrations applied to ``db`` that this version does not have: a newer nianbao
+    migrated it, and may store things differently (since m014, versions are indexed for
+    search when judged, not when stored: an older writer would index them twice)."""
+    known = {name for name in globals() if MIGRATION_NAME.fullmatch(name)}
+    return [m.name for m in migrations.applied(db) if m.name not in known]
 
 
 @migrations()
