@@ -13,6 +13,8 @@ Tables:
     held_removals  removals held as suspect; operator_states / operator_mails: operator alerts
     version_search FTS5 (trigram) index over versions.text, for `nianbao search` and /search
     version_stats  one STATS.md record per version; findings: inconsistent / missing / late
+    change_counts  counters triggers bump when runs, or the coverage grid's rows, change
+    search_state   the first version id indexed for search by its detection (m014)
 """
 
 from __future__ import annotations
