@@ -170,12 +170,11 @@ def _carried(store: Store, reports: list[Report], compared: set[tuple]) -> list[
 
 
 def record_findings(job, versions: list[Version], judged: Judged) -> None:
-    """Store each record's findings once (``job`` is the detector's run: ``store``,
-    ``run_id``, ``merged``: a report folded into another by a move → that one, and
-    ``compared``: the M2 pairs compared so far), and
-    the M2 findings between each report and its issuer's reports of the year before and
-    after. They become events when announced (``announce_findings``), not as change events
-    of a crawl."""
+    """Store each record's findings once, and the M2 findings between each report and its
+    issuer's reports of the year before and after. ``job`` is the detector's run:
+    ``store``, ``run_id``, ``merged`` (a report folded into another by a move → that one)
+    and ``compared`` (the M2 pairs compared so far). They become events when announced
+    (``announce_findings``), not as change events of a crawl."""
     store = job.store
     reports: dict[int, Report] = {}
     for version in versions:

@@ -136,7 +136,7 @@ def configured_grace() -> int:
     return configured_number("NIANBAO_GRACE_DAYS", int)
 
 
-def configured_number(name: str, kind: Callable[[str], int | float]):
+def configured_number(name: str, kind: Callable[[str], int | float]) -> int | float:
     """A number setting from the environment, else its declared default (a value that is
     not a number of that kind is logged and ignored, as the crawl's findings do)."""
     value = env(name)
