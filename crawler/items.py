@@ -48,13 +48,13 @@ class Extracted:
     published: str | None = None
     is_report: bool = False
     reason: str = ""
-    text: str = ""
+    text: str = field(default="", repr=False)  # a log line names the item, not its text
     text_sha: str = ""
     body_fp: str = ""
     quality: str = "ok"
     problem: str | None = None
     attachments: list[str] = field(default_factory=list)
-    stats: dict | None = None
+    stats: dict | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -70,7 +70,7 @@ class PageItem:
     url: str
     status: int
     fetched_at: str
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)  # Scrapy logs an item that fails whole
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = ""
     raw_sha: str = ""

@@ -157,6 +157,8 @@ def final_figures(stats: dict) -> dict:
     final["skipped_same_bytes"] = stats.get("nianbao/skipped/same_bytes", 0)
     final["capped"] = stats.get("nianbao/capped", 0)
     final["workers_started"] = stats.get("nianbao/worker/started", 0)
+    if stats.get("nianbao/disk_full"):  # the store's error when a full disk stopped the crawl
+        final["disk_full"] = stats["nianbao/disk_full"]
     return final
 
 

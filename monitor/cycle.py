@@ -41,7 +41,7 @@ from monitor.events import deadlines, detect, health
 from monitor.events.stats import announce_findings
 from monitor.models import Event
 from monitor.proctree import Watchdog, terminate_tree
-from monitor.store import Store
+from monitor.store import DISK_FULL, Store, is_disk_full
 from monitor.store.locks import HOST, process_alive, start_token
 from monitor.store.rows import PortalRun, Problem
 
@@ -351,7 +351,9 @@ def crawl(
         if earlier:
             stats["resumed_from"] = earlier
         if jobdir is not None:
-            if code == 0 and stats.get("finish_reason") == "finished":
+            # a full disk: the pages fetched but not stored are in the job dir's seen set,
+            # and a resume would skip them (the disk may also have cut its queue short)
+            if code == 0 and stats.get("finish_reason") in ("finished", DISK_FULL):
                 shutil.rmtree(jobdir, ignore_errors=True)
             else:
                 stats["resumable"] = True  # `nianbao crawl --resume` goes on from here
@@ -363,11 +365,29 @@ def crawl(
         result.events[:0] = recovered.events
         return result
     except BaseException as exc:
-        if run_id and store.runs.interrupt(run_id, f"crawl stopped: {type(exc).__name__}: {exc}"):
-            logger.error("Run %s stopped by %r; the next run judges what it stored", run_id, exc)
+        if run_id:
+            interrupt(store, run_id, exc)
+        if jobdir is not None and is_disk_full(exc):  # nothing worth resuming; its space back
+            shutil.rmtree(jobdir, ignore_errors=True)
         raise
     finally:
         store.close()
+
+
+def interrupt(store: Store, run_id: int, exc: BaseException) -> None:
+    """Mark run ``run_id`` interrupted by ``exc`` (unless it has ended); the next run's
+    detection judges what it stored. On a full disk this small write still fits, most
+    often: SQLite's WAL reuses the frames of the transaction that did not; if it does
+    not, ``recover`` marks the run when its process is gone."""
+    why = f"the disk is full ({exc})" if is_disk_full(exc) else f"{type(exc).__name__}: {exc}"
+    try:
+        marked = store.runs.interrupt(run_id, f"crawl stopped: {why}")
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        marked = False
+    if marked:
+        logger.error("Run %s stopped: %s; the next run judges what it stored", run_id, why)
 
 
 def _finish(
@@ -412,6 +432,9 @@ def _finish(
     if death:
         status, detail = death
         logger.error("Run %s: %s", run_id, detail)
+    elif stats.get("finish_reason") == DISK_FULL:
+        status = "failed"
+        detail = f"crawl stopped early: the disk is full ({stats.get('disk_full', '')})"
     elif stopped:
         status, detail = "failed", f"crawl stopped early: {stats['finish_reason']}"
         logger.error("Run %s: %s", run_id, detail)

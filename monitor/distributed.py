@@ -99,8 +99,8 @@ def crawl(
             Ingested(store.db).forget(run_id)
         return result
     except BaseException as exc:
-        if run_id and store.runs.interrupt(run_id, f"crawl stopped: {type(exc).__name__}: {exc}"):
-            logger.error("Run %s stopped by %r; the next run judges what it stored", run_id, exc)
+        if run_id:
+            cycle.interrupt(store, run_id, exc)
         raise
     finally:
         _close(client, keys)

@@ -3,6 +3,7 @@ locks, stopping crawl children, the feed HTTP server and ``nianbao status``."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,6 +101,28 @@ def test_a_crashing_crawl_does_not_stop_the_daemon(daemon, monkeypatch, caplog):
     assert daemon.active == 0 and "carries on" in caplog.text
     with Store(daemon.opts.db) as store:
         assert store.locks.all() == []  # the lock was released
+
+
+def test_a_full_disk_is_one_clear_line_in_the_daemon_log(daemon, monkeypatch, caplog):
+    """A crawl job that meets a full disk (SQLite's own SQLITE_FULL, from a database
+    capped at a few pages): one error line naming the database, no traceback."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA max_page_count = 2")
+    with pytest.raises(sqlite3.OperationalError) as full:
+        conn.execute("INSERT INTO t VALUES (zeroblob(100000))")
+
+    def crawl(*args, **kwargs):
+        raise full.value
+
+    monkeypatch.setattr(scheduler.cycle, "crawl", crawl)
+    daemon.crawl_job("default", [seed("a")])
+    assert daemon.active == 0
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "the disk is full" in record.getMessage()
+    assert str(daemon.opts.db) in record.getMessage() and record.exc_info is None
+    with Store(daemon.opts.db) as store:
+        assert store.locks.all() == []
 
 
 def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):

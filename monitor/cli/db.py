@@ -1,6 +1,7 @@
 """The database file commands of ``nianbao``: ``db check`` and ``backup FILE``; and
 ``Group``, the ``nianbao`` group class, which turns a damaged database met in any
-command into a clear error (exit 2) naming ``nianbao db check`` instead of a traceback.
+command into a clear error (exit 2) naming ``nianbao db check`` instead of a traceback,
+and a full disk into one that says so (exit 1).
 
 ``db check`` opens the file read-only and runs SQLite's ``PRAGMA quick_check`` and
 ``PRAGMA integrity_check``; ``backup`` copies a live database with SQLite's online backup
@@ -19,13 +20,22 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.util import BadInput, db_option, echo_json, json_option, open_store
+from monitor.cli.util import BadInput, JobFailed, db_option, echo_json, json_option, open_store
 from monitor.config import default_db
-from monitor.store import APPLICATION_ID, damaged_message, is_damage
+from monitor.store import (
+    APPLICATION_ID,
+    DiskFull,
+    damaged_message,
+    disk_full_message,
+    is_damage,
+    is_disk_full,
+)
 
 
 class Group(click.Group):
-    """The ``nianbao`` group: an SQLite error that means a damaged file is a ``BadInput``."""
+    """The ``nianbao`` group: an SQLite error that means a damaged file is a ``BadInput``;
+    a full disk (``is_disk_full``) under the database is a ``JobFailed`` (exit 1) that says
+    so, never a traceback."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["nianbao.argv"] = list(args)
@@ -34,10 +44,14 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except sqlite3.DatabaseError as exc:
+        except DiskFull as exc:  # met opening a store
+            raise JobFailed(str(exc)) from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            where = db_argument(ctx.meta.get("nianbao.argv", []))
+            if is_disk_full(exc):
+                raise JobFailed(disk_full_message(where, exc)) from None
             if not is_damage(exc):
                 raise
-            where = db_argument(ctx.meta.get("nianbao.argv", []))
             raise BadInput(damaged_message(where, exc)) from None
 
 

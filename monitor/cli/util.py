@@ -18,7 +18,7 @@ import click
 from crawler.options import BY_NAME
 from crawler.seeds import Seed, SeedError, load_seeds
 from monitor.config import default_db, parse_duration
-from monitor.store import Store, StoreError
+from monitor.store import DiskFull, Store, StoreError
 
 DEFAULT_SEEDS = Path("seeds")
 
@@ -131,6 +131,8 @@ def echo_json(data: object) -> None:
 def open_store(db: Path) -> Store:
     try:
         return Store(db)
+    except DiskFull as exc:  # not bad input: the job could not run
+        raise JobFailed(str(exc)) from None
     except StoreError as exc:
         raise BadInput(str(exc)) from None
 

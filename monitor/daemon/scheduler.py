@@ -43,7 +43,7 @@ from monitor.alerts import EmailChannel, outbox
 from monitor.config import Config, FeedConfig
 from monitor.daemon.status import status as status_doc
 from monitor.models import iso, parse_iso
-from monitor.store import Store
+from monitor.store import Store, disk_full_message, is_disk_full
 from monitor.store.locks import HOST, portal_locks
 from monitor.web import WebServer, create_app, public_url
 
@@ -129,8 +129,11 @@ class Daemon:
             self.active += 1
         try:
             fn(*args)
-        except Exception:
-            logger.exception("Job %s failed; the daemon carries on", fn.__name__)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                logger.exception("Job %s failed; the daemon carries on", fn.__name__)
+            else:  # no traceback: nothing is wrong with the code, and nothing was lost
+                logger.error("Job %s failed: %s", fn.__name__, disk_full_message(self.opts.db, exc))
         finally:
             with self.active_cv:
                 self.active -= 1

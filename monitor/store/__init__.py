@@ -25,6 +25,7 @@ May import: crawler.items (the item schema), monitor.models, the modules of this
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,11 +48,26 @@ from monitor.store.search import Search
 from monitor.store.stats import Stats
 from monitor.store.subscriptions import Outbox, Subscriptions
 
-__all__ = ["APPLICATION_ID", "Store", "StoreError", "damaged_message", "is_damage", "now_iso"]
+__all__ = [
+    "APPLICATION_ID",
+    "DISK_FULL",
+    "DiskFull",
+    "Store",
+    "StoreError",
+    "damaged_message",
+    "disk_full_message",
+    "is_damage",
+    "is_disk_full",
+    "now_iso",
+]
 
 
 class StoreError(RuntimeError):
     """The database cannot be opened, is damaged, or is not a nianbao database."""
+
+
+class DiskFull(StoreError):
+    """The database cannot be opened: the disk holding it is full (``is_disk_full``)."""
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -59,6 +75,36 @@ def is_damage(exc: BaseException) -> bool:
     name = getattr(exc, "sqlite_errorname", "")
     return isinstance(exc, sqlite3.DatabaseError) and (
         name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
+    )
+
+
+DISK_FULL = "disk_full"  # the close reason of a crawl a full disk stopped (store.pipeline)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error means the disk (or the quota) holding a file is full: SQLite's
+    ``SQLITE_FULL`` ("database or disk is full"), or ``ENOSPC`` / ``EDQUOT`` from a write.
+
+    >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    True
+    >>> is_disk_full(sqlite3.OperationalError("database is locked"))
+    False
+    """
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_message(path: Path | str, exc: BaseException) -> str:
+    """The error a user sees when the disk holding the database ``path`` (or the file an
+    ``OSError`` names) is full.
+
+    SQLite rolls back the transaction that did not fit: what was stored before it stays.
+    """
+    where = getattr(exc, "filename", None) or path  # an OSError names the file it wrote
+    return (
+        f"{where}: the disk is full ({exc}). Everything stored before is kept and the "
+        "database is not damaged; free some space, then run the command again."
     )
 
 
@@ -79,6 +125,8 @@ def damaged_message(path: Path | str, exc: BaseException) -> str:
     (The file's header is never read with ``open()``: closing any other descriptor of a
     database file drops the SQLite locks this process holds on it.)
     """
+    if is_disk_full(exc):
+        return disk_full_message(path, exc)
     if not is_damage(exc):
         return f"{path}: cannot open the database: {exc}"
     if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
@@ -167,8 +215,11 @@ class Store:
         except StoreError:
             raise
         except sqlite3.DatabaseError as exc:
-            raise StoreError(damaged_message(self.path, exc)) from None
+            error = DiskFull if is_disk_full(exc) else StoreError
+            raise error(damaged_message(self.path, exc)) from None
         except Exception as exc:  # OSError
+            if is_disk_full(exc):
+                raise DiskFull(disk_full_message(self.path, exc)) from None
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
         return db
 

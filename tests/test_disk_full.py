@@ -1,0 +1,138 @@
+"""A full disk under the database, for real: a tmpfs of a few megabytes mounted in a mount
+namespace of the test's own (``unshare``), so the crawl meets ``SQLITE_FULL`` and
+``ENOSPC`` exactly where the kernel and SQLite give them.
+
+What must hold: the crawl stops at once with a clear error and exit 1 (no traceback, no
+flood of failed items), nothing stored is lost or damaged, no run is left ``running``, the
+stopped crawl is not offered for ``--resume`` (it would skip pages fetched but never
+stored), and once space is freed the next crawl completes: every report once, one
+``new`` event each, nothing removed.
+
+Skipped where the machine cannot mount a tmpfs in a new namespace (no ``unshare``, or no
+user namespaces for an unprivileged user).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_faults_crawl import crawl_args, query
+
+PAGES = 60  # the bench portal's reports; about 20 fit in the space left
+DISK_MB, FREE_MB = 64, 3
+
+SCENARIO = r"""
+set -u
+mount -t tmpfs -o size={disk}m tmpfs "$DISK" || exit 97
+head -c {filler} /dev/zero > "$DISK/filler"
+run() {{  # NAME ARGS...: stdout, stderr and exit code into $OUT/NAME.*
+    name=$1; shift
+    "$PY" -m monitor "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+    echo $? > "$OUT/$name.rc"
+}}
+run crawl1 {crawl}
+run check1 db check --db "$DISK/nianbao.db" --json
+run again crawl --db "$DISK/nianbao.db" --seeds "$SEEDS" --portal bench --json
+ls -A "$DISK/jobs/nianbao" > "$OUT/jobs1.txt" 2>/dev/null
+mkdir -p "$OUT/after1" && cp "$DISK"/nianbao.db* "$OUT/after1/"
+rm "$DISK/filler"
+run crawl2 {crawl}
+mkdir -p "$OUT/after2" && cp "$DISK"/nianbao.db* "$OUT/after2/"
+"""
+
+
+@functools.cache
+def cannot_mount() -> str:
+    """Why a tmpfs cannot be mounted in a new mount namespace here ('' when it can)."""
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return "needs Linux and unshare(1) (util-linux)"
+    with tempfile.TemporaryDirectory() as probe:
+        done = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {probe}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    if done.returncode:
+        return f"cannot mount a tmpfs in a new mount namespace: {done.stderr.strip()}"
+    return ""
+
+
+@pytest.fixture
+def full_disk_run(tmp_path, bench):
+    """Run the scenario; return the folder of its outputs."""
+    if cannot_mount():
+        pytest.skip(cannot_mount())
+    seeds, disk, out = tmp_path / "seeds.toml", tmp_path / "disk", tmp_path / "out"
+    bench.seeds_toml(seeds)
+    disk.mkdir()
+    out.mkdir()
+    crawl = " ".join(
+        f'"{a}"' for a in [*crawl_args(Path("$SEEDS")), "--db", "$DISK/nianbao.db", "--quiet"]
+    )
+    script = SCENARIO.format(disk=DISK_MB, filler=(DISK_MB - FREE_MB) * 1024 * 1024, crawl=crawl)
+    env = dict(os.environ, DISK=str(disk), OUT=str(out), SEEDS=str(seeds), PY=sys.executable)
+    env.pop("NIANBAO_DB", None)
+    done = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def read(out: Path, name: str) -> tuple[int, str, str]:
+    """A command's exit code, stdout and stderr."""
+    return (
+        int((out / f"{name}.rc").read_text()),
+        (out / f"{name}.out").read_text(),
+        (out / f"{name}.err").read_text(),
+    )
+
+
+def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_crawl_completes(full_disk_run):
+    out = full_disk_run
+    code, stdout, stderr = read(out, "crawl1")
+    assert code == 1, stderr
+    assert "the disk is full" in stderr and "free some space" in stderr
+    assert "Traceback" not in stderr and "Error processing" not in stderr
+    db1 = out / "after1" / "nianbao.db"
+    (status, detail), *more = query(db1, "SELECT status, detail FROM crawl_runs ORDER BY id")
+    assert status in ("interrupted", "failed") and "disk is full" in detail
+    # the crawl tried on the still-full disk: its run is not left running either
+    assert [s for s, d in more if s == "running" or "disk is full" not in d] == []
+    stored = query(db1, "SELECT COUNT(*) FROM versions")[0][0]
+    assert 0 < stored < PAGES  # it stopped part-way, keeping what it had stored
+    code, stdout, _ = read(out, "check1")
+    assert code == 0 and json.loads(stdout)["ok"], stdout
+    # a crawl on the still-full disk: the same clear error, nothing changed
+    code, _, stderr = read(out, "again")
+    assert code == 1 and "the disk is full" in stderr and "Traceback" not in stderr
+    # the stopped crawl's job dir is gone: nothing for --resume to skip
+    assert (out / "jobs1.txt").read_text().strip() == ""
+
+    code, stdout, stderr = read(out, "crawl2")
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    assert result["status"] == "ok", result["detail"]
+    db2 = out / "after2" / "nianbao.db"
+    new = query(db2, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY 1")
+    assert len(new) == PAGES and {n for _, n in new} == {1}
+    assert query(db2, "SELECT COUNT(*) FROM reports") == [(PAGES,)]
+    assert query(db2, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
+    assert query(db2, "SELECT COUNT(*) FROM versions WHERE judged_run IS NULL") == [(0,)]
+    assert query(db2, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
