@@ -118,13 +118,16 @@ def assert_resumed_whole(
         assert stored and not twice & stored, sorted(twice & stored)[:5]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "Ctrl-C"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["TERM", "Ctrl-C", "hangup"]
+)
 def test_stop_then_resume_fetches_no_page_twice(setup, bench, signum):
     db, seeds = setup
     first = start_crawl(db, seeds)
     wait_for(lambda: mid_crawl(db, bench), 60, "10 report pages fetched", first)
-    # SIGTERM to the process; SIGINT to its process group, as a terminal's Ctrl-C (the
-    # crawl child has a group of its own: `nianbao crawl` stops it with one SIGTERM)
+    # SIGTERM to the process; SIGINT and SIGHUP to its process group, as a terminal's
+    # Ctrl-C and hang-up (a closed SSH session) do (the crawl child has a group of its
+    # own: `nianbao crawl` stops it with one SIGTERM)
     if signum == signal.SIGTERM:
         first.send_signal(signum)
     else:

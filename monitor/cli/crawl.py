@@ -74,6 +74,8 @@ def crawl(
         result = run_distributed(cfg, redis_url)
     else:
         signal.signal(signal.SIGTERM, _stop)  # the crawl child saves its queue to resume
+        if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:  # not under nohup
+            signal.signal(signal.SIGHUP, _stop)  # a closed terminal or SSH session: the same
         try:
             result = run_crawl(cfg, quiet or as_json, resume=resume)
         except (cycle.Stopped, KeyboardInterrupt):
