@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import mirror_crawl
 from mirror import MirrorServer
 from mirror.synthetic import EDITS
-from monitor import cycle
+from monitor import children, cycle, judging
 from monitor.events.diff import diff_text
 from monitor.store import Store
 
@@ -59,14 +59,14 @@ def run(mirror: MirrorServer, args: argparse.Namespace) -> None:
     """The passes (first, noise-only, edits) and the report, against a started mirror."""
     with tempfile.TemporaryDirectory() as tmp:
         seeds, config = mirror_crawl(mirror, Path(tmp), ["bench"], args.pages)
-        hosts = None if args.one_shot else cycle.crawl_hosts({})
+        hosts = None if args.one_shot else children.crawl_hosts({})
         print(
             f"{args.pages} noisy report pages on {mirror.base}; {args.passes} noise-only passes, "
             f"then {args.edits} edits; "
             + ("a new crawl process per pass" if hosts is None else "one long-lived crawl process")
         )
 
-        def crawl(label: str) -> tuple[cycle.CrawlResult, float]:
+        def crawl(label: str) -> tuple[judging.CrawlResult, float]:
             t0 = time.monotonic()
             if hosts is None:
                 result = cycle.crawl(config, seeds, trigger="bench")

@@ -3,7 +3,7 @@
 ``crawl`` is ``monitor.cycle.crawl`` for a distributed run: it creates the run, seeds
 the start requests into Redis (``crawler.distributed``), waits until the queue is
 drained, no worker holds a request and every item is stored, then judges the run and
-derives events with the same code as a local crawl (``cycle._finish``).
+derives events with the same code as a local crawl (``judging.finish``).
 
 ``ingest`` is the one process that writes a distributed run's items into the SQLite
 store: it moves each item to a processing list (``LMOVE``), stores it with
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from crawler import distributed as dist
 from crawler.seeds import Seed
-from monitor import cycle
+from monitor import children, cycle, judging
 from monitor.config import Config, declared
 from monitor.store import Store
 from monitor.store.ingested import Ingested
@@ -47,14 +47,14 @@ def crawl(
     trigger: str = "cli",
     timeout: float = 4 * 3600,
     poll: float = 0.5,
-) -> cycle.CrawlResult:
+) -> judging.CrawlResult:
     """Crawl ``seeds`` through Redis and the workers listening on it; judge the run."""
     client = dist.connect(redis_url)
     store = Store(config.db)
     run_id, keys = 0, dist.RunKeys.new()
     try:
         removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
-        recovered = cycle.recover(store, removal_runs)
+        recovered = children.recover(store, removal_runs)
         portals = [s.to_dict() for s in seeds]
         run_id = store.runs.begin(
             portals, trigger, pid=os.getpid(), host=HOST, pid_token=start_token(os.getpid())
@@ -90,8 +90,8 @@ def crawl(
         stats["finish_reason"] = "finished" if code == 0 else "timeout"
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
         mass = float(config.settings.get("NIANBAO_MASS_REMOVAL", declared("NIANBAO_MASS_REMOVAL")))
-        findings = cycle.findings_on(config.settings)  # as a local crawl does, after judging
-        result = cycle._finish(
+        findings = judging.findings_on(config.settings)  # as a local crawl does, after judging
+        result = judging.finish(
             store, run_id, code, stats, "", log_file, removal_runs, mass, findings=findings
         )
         result.events[:0] = recovered.events

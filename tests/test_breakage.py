@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from crawler.seeds import load_seeds
-from monitor import cycle
+from monitor import cycle, judging
 from monitor.alerts import EmailChannel, outbox
 from monitor.cli.textout import crawl_summary
 from monitor.config import Config, OperatorConfig, SmtpConfig
@@ -55,9 +55,9 @@ class Walk:
         self.seeds = load_seeds([seeds_file], only=[portal])
         self.config = Config(db=tmp_path / "nianbao.db", settings=LOCAL)
         self.smtp = SmtpConfig(host=smtp.host, port=smtp.port) if smtp else None
-        self.results: list[cycle.CrawlResult] = []
+        self.results: list[judging.CrawlResult] = []
 
-    def crawl(self, *state: str) -> cycle.CrawlResult:
+    def crawl(self, *state: str) -> judging.CrawlResult:
         self.mirror.set_state(*state)
         result = cycle.crawl(self.config, self.seeds, trigger="test")
         self.results.append(result)
@@ -83,7 +83,7 @@ def mailed(smtp, address: str) -> list:
 CHANGES = {"new", "edited", "removed", "moved", "restored"}  # not the findings (issue 10)
 
 
-def kinds(result: cycle.CrawlResult) -> dict:
+def kinds(result: judging.CrawlResult) -> dict:
     """The change events of a crawl, by kind (findings such as `missing` are not changes)."""
     return dict(Counter(e.kind for e in result.events if e.kind in CHANGES))
 

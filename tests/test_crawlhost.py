@@ -16,7 +16,7 @@ import time
 import pytest
 
 from crawler.seeds import load_seeds
-from monitor import cycle
+from monitor import children, cycle
 from monitor.config import Config
 from monitor.proctree import descendants
 from monitor.store import Store
@@ -42,10 +42,10 @@ def setup(tmp_path, bench):
             "NIANBAO_MAX_LIST_PAGES": PAGES // 5 + 50,
         },
     )
-    hosts = cycle.crawl_hosts({}, stderr_dir=tmp_path)
+    hosts = children.crawl_hosts({}, stderr_dir=tmp_path)
     yield config, seeds, hosts
     hosts.close()
-    cycle.stop_children(1.0)
+    children.stop_children(1.0)
 
 
 def one_event_per_version(db) -> None:
@@ -143,5 +143,5 @@ def test_a_hung_crawl_is_killed_at_its_time_limit_and_the_host_replaced(setup, b
 
 
 def test_keep_crawler_off_means_a_process_per_crawl():
-    assert cycle.crawl_hosts({"NIANBAO_KEEP_CRAWLER": "false"}) is None
-    assert cycle.crawl_hosts({}) is not None
+    assert children.crawl_hosts({"NIANBAO_KEEP_CRAWLER": "false"}) is None
+    assert children.crawl_hosts({}) is not None

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from crawler.seeds import Seed
-from monitor import proctree
+from monitor import children, proctree
 from monitor.config import Config, parse_duration
 from monitor.daemon import scheduler, status
 from monitor.daemon.scheduler import (
@@ -148,18 +148,16 @@ def test_daemon_skips_a_portal_locked_by_a_manual_crawl(daemon, monkeypatch):
 def test_stop_children_stops_each_crawl_tree_by_its_handle(monkeypatch):
     """The daemon stops its crawls through their Popen handles, grandchildren included
     (the extraction workers), and leaves every other process alone."""
-    from monitor import cycle
-
     spawn = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
     crawl = subprocess.Popen([sys.executable, "-c", spawn])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    monkeypatch.setattr(cycle, "_children", {crawl})
+    monkeypatch.setattr(children, "_children", {crawl})
     try:
         deadline = time.monotonic() + 10
         while not proctree.descendants(crawl.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         worker = proctree.descendants(crawl.pid)[0]
-        assert cycle.stop_children(grace=1.0) == [crawl.pid]
+        assert children.stop_children(grace=1.0) == [crawl.pid]
         assert crawl.wait(10) != 0 and other.poll() is None
         deadline = time.monotonic() + 5
         while proctree._alive(worker) and time.monotonic() < deadline:

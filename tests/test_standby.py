@@ -144,7 +144,7 @@ def test_a_standby_given_no_job_exits_0(tmp_path):
 def test_what_a_standby_wrote_goes_with_the_crawl_stderr(tmp_path):
     """A crawl process that fails in the standby: its traceback reaches the run's judge
     (``child.stderr``, whose last line ends the run's detail), and its own file is gone."""
-    from monitor import cycle
+    from monitor import children, judging
     from monitor.store import Store
 
     db = tmp_path / "nianbao.db"
@@ -159,12 +159,12 @@ def test_what_a_standby_wrote_goes_with_the_crawl_stderr(tmp_path):
     waiting = standby.start()
     assert waiting is not None
     job = {"db": str(db), "run_id": run_id, "settings": {}, "seeds": "not a list of seeds"}
-    code, final = cycle._run_child(job, tmp_path, 120, None)
+    code, final = children.run_child(job, tmp_path, 120, None)
     assert (code, final["standby"]) == (1, True)
     stderr = (tmp_path / "child.stderr").read_text()
     assert "Traceback" in stderr, stderr
     assert not waiting.stderr_path.exists()
-    status, detail = cycle.died(code, final, stderr)
+    status, detail = judging.died(code, final, stderr)
     assert status == "failed" and detail.startswith("crawl process died: exit code 1: ")
 
 

@@ -1,6 +1,6 @@
 """Findings of kind ``mismatch`` (section 一's prose against the tables: M1; last year's
 carried-out against this year's carried-in: M2) and findings recorded as events after
-each crawl (``monitor.cycle.record_findings``): once each, and after a crash.
+each crawl (``monitor.judging.record_findings``): once each, and after a crash.
 
 Fixtures are our own pages (tests/data/stats/word2021.html with prose written here); the
 tables' figures are in gold.json (word2021: new 218, carried_in 12, total 210, carried_out
@@ -17,7 +17,7 @@ import re
 import pytest
 
 from crawler.stats import parse_record, prose
-from monitor import cycle
+from monitor import judging
 from monitor.alerts import render
 from monitor.events import detect
 from monitor.store import Store
@@ -210,7 +210,7 @@ def test_findings_become_events_once_and_after_a_crash(store, monkeypatch):
     assert store.events.latest(10)[0].kind == "new"
     assert [e.kind for e in store.events.latest(10)] == ["new"]
 
-    events = cycle.record_findings(store, run_id + 1)  # the next crawl
+    events = judging.record_findings(store, run_id + 1)  # the next crawl
     assert sorted(e.kind for e in events) == ["mismatch", "missing"]
     mismatch = next(e for e in events if e.kind == "mismatch")
     assert mismatch.label == "数据不符" and mismatch.year == 2023
@@ -220,16 +220,16 @@ def test_findings_become_events_once_and_after_a_crash(store, monkeypatch):
     stored = {e.id for e in store.events.latest(10)}
     assert {e.id for e in events} <= stored
 
-    assert cycle.record_findings(store, run_id + 2) == []  # once each
+    assert judging.record_findings(store, run_id + 2) == []  # once each
     assert len(store.events.latest(10)) == 3
 
 
 def test_findings_setting_and_a_bad_day(store, monkeypatch):
-    assert cycle.findings_on({}) and not cycle.findings_on({"NIANBAO_FINDINGS": "false"})
+    assert judging.findings_on({}) and not judging.findings_on({"NIANBAO_FINDINGS": "false"})
     monkeypatch.setenv("NIANBAO_TODAY", "not-a-day")
     body = with_prose("本年度共收到政府信息公开申请217件。")
     run_id = run(store, page("http://x/2023.html", body, year=2023, published="2024-01-20"))
-    events = cycle.record_findings(store, run_id)  # the tables' findings still go out
+    events = judging.record_findings(store, run_id)  # the tables' findings still go out
     assert [e.kind for e in events] == ["mismatch"]
 
 

@@ -12,7 +12,7 @@ import sys
 import click
 
 from crawler.seeds import Seed
-from monitor import config, cycle
+from monitor import children, config, cycle, judging
 from monitor.cli.distributed import redis_option, run_distributed
 from monitor.cli.textout import Progress, crawl_summary, event_detail
 from monitor.cli.util import (
@@ -78,7 +78,7 @@ def crawl(
             signal.signal(signal.SIGHUP, _stop)  # a closed terminal or SSH session: the same
         try:
             result = run_crawl(cfg, quiet or as_json, resume=resume)
-        except (cycle.Stopped, KeyboardInterrupt):
+        except (children.Stopped, KeyboardInterrupt):
             click.echo("nianbao: crawl stopped; `nianbao crawl --resume` goes on", err=True)
             sys.exit(1)
     if as_json:
@@ -91,12 +91,12 @@ def crawl(
 
 
 def _stop(signum: int, frame: object) -> None:
-    raise cycle.Stopped(f"stopped by signal {signum}")
+    raise children.Stopped(f"stopped by signal {signum}")
 
 
 def run_crawl(
     cfg: config.Config, quiet: bool, trigger: str = "cli", resume: bool = False
-) -> cycle.CrawlResult:
+) -> judging.CrawlResult:
     """Crawl ``cfg.seeds`` under the per-portal locks the daemon also takes (``resume``:
     go on with their interrupted crawl, ``cycle.crawl``)."""
     with open_store(cfg.db) as store, portal_locks(store, cfg.seeds, owner=trigger) as held:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from crawler.seeds import load_seeds
-from monitor import cycle
+from monitor import cycle, judging
 from monitor.cli.textout import Progress, crawl_summary, event_detail, report_table
 from monitor.config import Config
 from monitor.store import Store
@@ -30,7 +30,7 @@ LOCAL_SETTINGS = {
 }
 
 
-def _crawl(config: Config, seeds_file: Path, title: str) -> cycle.CrawlResult:
+def _crawl(config: Config, seeds_file: Path, title: str) -> judging.CrawlResult:
     click.secho(f"\n== {title}", bold=True)
     progress = Progress()
     try:

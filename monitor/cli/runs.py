@@ -1,7 +1,7 @@
 """``nianbao runs``: the latest crawl runs, newest first, and how each ended.
 
 A run still marked ``running`` whose process is gone is shown ``interrupted`` (the next
-crawl or daemon start records it so; see ``monitor.cycle.recover``).
+crawl or daemon start records it so; see ``monitor.children.recover``).
 
 May import: monitor.cli.util, monitor.store (rows, locks).
 """

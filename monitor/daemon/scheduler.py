@@ -38,7 +38,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.seeds import Seed, SeedError, load_seeds
-from monitor import cycle
+from monitor import children, cycle
 from monitor.alerts import EmailChannel, outbox
 from monitor.config import Config, FeedConfig
 from monitor.daemon.status import status as status_doc
@@ -110,7 +110,7 @@ class Daemon:
         self.server: WebServer | None = None
         self.base_url: str | None = None
         self.channel = EmailChannel(config.smtp)
-        self.hosts = cycle.crawl_hosts(config.settings)  # long-lived crawl processes
+        self.hosts = children.crawl_hosts(config.settings)  # long-lived crawl processes
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(config.workers)},
             job_defaults={
@@ -342,7 +342,9 @@ class Daemon:
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGHUP, self.on_hangup)
         with Store(self.opts.db) as store:  # runs a kill -9 left behind; versions they stored
-            recovered = cycle.recover(store, int(self.opts.settings.get("NIANBAO_REMOVAL_RUNS", 2)))
+            recovered = children.recover(
+                store, int(self.opts.settings.get("NIANBAO_REMOVAL_RUNS", 2))
+            )
         if recovered.runs:
             logger.warning("Recovered interrupted runs: %s", recovered.runs)
         if self.opts.http:
@@ -379,7 +381,7 @@ class Daemon:
                 "Crawls still running %g s before the stop timeout: stopping them", grace
             )
             self.cut_short = True
-            cycle.stop_children(grace)  # and their extraction workers: the whole tree of each
+            children.stop_children(grace)  # and their extraction workers: the whole tree of each
             if not self._wait_idle(10.0):
                 logger.error("Jobs still running after the crawls were stopped: leaving them")
                 self._stopped()
