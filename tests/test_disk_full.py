@@ -6,7 +6,8 @@ What must hold: the crawl stops at once with a clear error and exit 1 (no traceb
 flood of failed items), nothing stored is lost or damaged, no run is left ``running``, the
 stopped crawl is not offered for ``--resume`` (it would skip pages fetched but never
 stored), and once space is freed the next crawl completes: every report once, one
-``new`` event each, nothing removed.
+``new`` event each, nothing removed. A backup onto the full disk names its target and
+leaves no half copy behind.
 
 Skipped where the machine cannot mount a tmpfs in a new namespace (no ``unshare``, or no
 user namespaces for an unprivileged user).
@@ -43,6 +44,8 @@ run() {{  # NAME ARGS...: stdout, stderr and exit code into $OUT/NAME.*
 run crawl1 {crawl}
 run check1 db check --db "$DISK/nianbao.db" --json
 run again crawl --db "$DISK/nianbao.db" --seeds "$SEEDS" --portal bench --json
+run backup1 backup "$DISK/copy.db" --db "$DISK/nianbao.db"
+ls -A "$DISK" > "$OUT/disk1.txt"
 ls -A "$DISK/jobs/nianbao" > "$OUT/jobs1.txt" 2>/dev/null
 mkdir -p "$OUT/after1" && cp "$DISK"/nianbao.db* "$OUT/after1/"
 rm "$DISK/filler"
@@ -124,6 +127,17 @@ def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_crawl_completes(full_d
     assert code == 1 and "the disk is full" in stderr and "Traceback" not in stderr
     # the stopped crawl's job dir is gone: nothing for --resume to skip
     assert (out / "jobs1.txt").read_text().strip() == ""
+    # a backup onto the full disk names its target, and leaves no half copy behind
+    code, _, stderr = read(out, "backup1")
+    assert code == 1 and "copy.db: the disk is full" in stderr and "no copy was made" in stderr
+    assert sorted((out / "disk1.txt").read_text().split()) == [
+        "filler",
+        "jobs",
+        "logs",
+        "nianbao.db",
+        "nianbao.db-shm",
+        "nianbao.db-wal",
+    ]
 
     code, stdout, stderr = read(out, "crawl2")
     assert code == 0, stderr

@@ -145,7 +145,15 @@ def backup(target: Path, db: Path, as_json: bool) -> None:
         raise BadInput(f"{target}: is the live database (or its journal); choose another file")
     open_store(db).close()  # a nianbao file, not damaged at first sight
     started = time.monotonic()
-    copy = copy_database(db, target)
+    try:
+        copy = copy_database(db, target)
+    except (sqlite3.Error, OSError) as exc:
+        if not is_disk_full(exc):
+            raise
+        raise JobFailed(
+            f"{target}: the disk is full ({exc}); no copy was made (an older copy there is "
+            f"untouched) and {db} is unchanged"
+        ) from None
     copy["seconds"] = round(time.monotonic() - started, 2)
     if as_json:
         echo_json(copy)
@@ -178,6 +186,11 @@ def copy_database(db: Path, target: Path) -> dict:
         dest.execute("PRAGMA journal_mode = DELETE")  # the copy is one self-contained file
         check = dest.execute("PRAGMA quick_check").fetchone()[0]
         pages = dest.execute("PRAGMA page_count").fetchone()[0]
+    except BaseException:  # a full disk, Ctrl-C: leave no half copy taking the space
+        dest.close()
+        for junk in (partial, partial.with_name(partial.name + "-journal")):
+            junk.unlink(missing_ok=True)
+        raise
     finally:
         dest.close()
         source.close()
