@@ -53,19 +53,18 @@ class StorePipeline:
             self.store.close()
 
     def process_item(self, item: object) -> object:
-        if self.closing is not None:
-            self.crawler.stats.inc_value("nianbao/ingest/disk_full")
-            raise DropItem("not stored: the disk is full", log_level="DEBUG")
-        try:
-            outcome = self.store.ingest(item, self.run_id)
-        except Exception as exc:
-            if not is_disk_full(exc):
-                raise
-            self._stop(exc)
-            self.crawler.stats.inc_value("nianbao/ingest/disk_full")
-            raise DropItem("not stored: the disk is full", log_level="DEBUG") from None
-        self.crawler.stats.inc_value(f"nianbao/ingest/{outcome}")
-        return item
+        if self.closing is None:
+            try:
+                outcome = self.store.ingest(item, self.run_id)
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._stop(exc)
+            else:
+                self.crawler.stats.inc_value(f"nianbao/ingest/{outcome}")
+                return item
+        self.crawler.stats.inc_value("nianbao/ingest/disk_full")
+        raise DropItem("not stored: the disk is full", log_level="DEBUG")
 
     def _stop(self, exc: BaseException) -> None:
         logger.error(
