@@ -26,6 +26,7 @@ May import: crawler.items (the item schema), monitor.models, the modules of this
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,6 +106,24 @@ def disk_full_message(path: Path | str, exc: BaseException) -> str:
     return (
         f"{where}: the disk is full ({exc}). Everything stored before is kept and the "
         "database is not damaged; free some space, then run the command again."
+    )
+
+
+def read_only_place(path: Path) -> Path | None:
+    """The database file or folder this process may not write (a read-only mount, or no
+    write permission), else None. SQLite writes beside the file too (``-wal``, ``-shm``)."""
+    for where in (path, path.parent):
+        if where.exists() and not os.access(where, os.W_OK):
+            return where
+    return None
+
+
+def read_only_message(path: Path, exc: BaseException) -> str:
+    """The error a user sees for a database in a place nianbao cannot write."""
+    return (
+        f"{path}: cannot open the database ({exc}): {read_only_place(path)} is read-only. "
+        "nianbao writes to the database and beside it (its -wal and -shm files), even to "
+        "read it: copy it to a folder you can write, or give it one with --db."
     )
 
 
@@ -215,11 +234,15 @@ class Store:
         except StoreError:
             raise
         except sqlite3.DatabaseError as exc:
+            if read_only_place(self.path) and not is_damage(exc):
+                raise StoreError(read_only_message(self.path, exc)) from None
             error = DiskFull if is_disk_full(exc) else StoreError
             raise error(damaged_message(self.path, exc)) from None
         except Exception as exc:  # OSError
             if is_disk_full(exc):
                 raise DiskFull(disk_full_message(self.path, exc)) from None
+            if read_only_place(self.path):
+                raise StoreError(read_only_message(self.path, exc)) from None
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
         return db
 

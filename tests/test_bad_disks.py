@@ -1,21 +1,23 @@
-"""A full disk under the database, for real: a tmpfs of a few megabytes mounted in a mount
-namespace of the test's own (``unshare``), so the crawl meets ``SQLITE_FULL`` and
-``ENOSPC`` exactly where the kernel and SQLite give them.
+"""Bad disks, for real, in a mount namespace of the test's own (``unshare``).
 
-What must hold: the crawl stops at once with a clear error and exit 1 (no traceback, no
-flood of failed items), nothing stored is lost or damaged, no run is left ``running``, the
-stopped crawl is not offered for ``--resume`` (it would skip pages fetched but never
-stored), and once space is freed the next crawl completes: every report once, one
-``new`` event each, nothing removed. A backup onto the full disk names its target and
-leaves no half copy behind.
+A full disk: a tmpfs of a few megabytes, so the crawl meets ``SQLITE_FULL`` and ``ENOSPC``
+exactly where the kernel and SQLite give them. What must hold: the crawl stops at once
+with a clear error and exit 1 (no traceback, no flood of failed items), nothing stored is
+lost or damaged, no run is left ``running``, the stopped crawl is not offered for
+``--resume`` (it would skip pages fetched but never stored), and once space is freed the
+next crawl completes: every report once, one ``new`` event each, nothing removed. A
+backup onto the full disk names its target and leaves no half copy behind.
 
-Skipped where the machine cannot mount a tmpfs in a new namespace (no ``unshare``, or no
-user namespaces for an unprivileged user).
+A read-only mount: the database is refused untouched, with an error that says so.
+
+Skipped where the machine cannot mount in a new namespace (no ``unshare``, or no user
+namespaces for an unprivileged user).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.store import Store
 from tests.conftest import ROOT
 from tests.test_faults_crawl import crawl_args, query
 
@@ -150,3 +153,29 @@ def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_crawl_completes(full_d
     assert query(db2, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
     assert query(db2, "SELECT COUNT(*) FROM versions WHERE judged_run IS NULL") == [(0,)]
     assert query(db2, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
+
+
+def test_a_database_on_a_read_only_mount_is_refused_untouched(tmp_path):
+    if cannot_mount():
+        pytest.skip(cannot_mount())
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    Store(folder / "nianbao.db").close()
+    before = hashlib.sha256((folder / "nianbao.db").read_bytes()).hexdigest()
+    script = (
+        'mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO" || exit 97\n'
+        '"$PY" -m monitor reports --db "$RO/nianbao.db"'
+    )
+    env = dict(os.environ, RO=str(folder), PY=sys.executable)
+    done = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{folder / 'nianbao.db'} is read-only" in done.stderr
+    assert "copy it to a folder you can write" in done.stderr and "Traceback" not in done.stderr
+    assert hashlib.sha256((folder / "nianbao.db").read_bytes()).hexdigest() == before
