@@ -38,6 +38,7 @@ from scrapy.settings import Settings
 
 from crawler import settings as default_settings
 from crawler.progress import snapshot
+from crawler.scheduling import seal
 from crawler.seeds import Seed
 from crawler.spiders.portals import PortalSpider
 
@@ -106,7 +107,9 @@ def run(job: dict) -> dict:
     process = CrawlerProcess(build_settings(job))
     crawler = process.create_crawler(PortalSpider)
     if mark is not None:  # after the scheduler closed (queue saved), whatever the reason
-        crawler.signals.connect(lambda **_: mark.touch(), signal=signals.spider_closed, weak=False)
+        crawler.signals.connect(
+            lambda **_: seal(mark.parent, mark), signal=signals.spider_closed, weak=False
+        )
     process.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
     process.start()
     return crawler.stats.get_stats() if crawler.stats else {}
@@ -159,6 +162,8 @@ def final_figures(stats: dict) -> dict:
     final["workers_started"] = stats.get("nianbao/worker/started", 0)
     if stats.get("nianbao/disk_full"):  # the store's error when a full disk stopped the crawl
         final["disk_full"] = stats["nianbao/disk_full"]
+    if stats.get("nianbao/queue_damaged"):  # what in the saved queue could not be read
+        final["queue_damaged"] = stats["nianbao/queue_damaged"]
     return final
 
 

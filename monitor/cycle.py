@@ -160,8 +160,10 @@ def crawl(
             stats["resumed_from"] = earlier
         if jobdir is not None:
             # a full disk: the pages fetched but not stored are in the job dir's seen set,
-            # and a resume would skip them (the disk may also have cut its queue short)
-            if code == 0 and stats.get("finish_reason") in ("finished", DISK_FULL):
+            # and a resume would skip them (the disk may also have cut its queue short);
+            # a queue that cannot be read: nothing to resume from
+            ends = ("finished", DISK_FULL, judging.QUEUE_DAMAGED)
+            if code == 0 and stats.get("finish_reason") in ends:
                 shutil.rmtree(jobdir, ignore_errors=True)
             else:
                 stats["resumable"] = True  # `nianbao crawl --resume` goes on from here

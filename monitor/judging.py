@@ -28,6 +28,9 @@ from monitor.store.rows import PortalRun, Problem
 logger = logging.getLogger(__name__)
 
 LOST_KINDS = ("worker_died",)  # pages no extraction worker could read: the run lost them
+# crawler.scheduling's close reason for a saved queue it could not read (named here: the
+# CLI does not import Scrapy)
+QUEUE_DAMAGED = "queue_damaged"
 
 
 @dataclass
@@ -139,6 +142,13 @@ def finish(
         events += record_findings(store, run_id)
     if death:
         status, detail = death
+        logger.error("Run %s: %s", run_id, detail)
+    elif stats.get("finish_reason") == QUEUE_DAMAGED:
+        status = "failed"
+        detail = (
+            f"the saved queue of the stopped crawl could not be read "
+            f"({stats.get('queue_damaged', '')}); `nianbao crawl` crawls these portals afresh"
+        )
         logger.error("Run %s: %s", run_id, detail)
     elif stats.get("finish_reason") == DISK_FULL:
         status = "failed"

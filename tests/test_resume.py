@@ -168,6 +168,40 @@ def test_kill_9_then_resume_fetches_no_stored_report_again(setup, bench):
     assert_resumed_whole(db, bench, result, stored)
 
 
+def test_a_saved_queue_cut_short_stops_the_resume_and_a_plain_crawl_completes(setup, bench):
+    """A queue file torn after a clean stop (a power cut before the disk had it, a disk
+    error): Scrapy would fail on it every 5 s forever. The resume stops at once instead,
+    says why, and leaves nothing to resume; a plain crawl then gets every report."""
+    db, seeds = setup
+    first = start_crawl(db, seeds)
+    wait_for(lambda: mid_crawl(db, bench), 60, "10 report pages fetched", first)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(60) == 1
+    (job,) = jobs_dir(db).iterdir()
+    (queue,) = [
+        q
+        for q in (job / "scrapy" / "requests.queue").rglob("*")
+        if q.is_file() and q.name != "active.json"
+    ]
+    with open(queue, "r+b") as fh:
+        fh.truncate(queue.stat().st_size // 2)
+
+    resumed = run_cli(*args(seeds, "--resume"), db=db, timeout=120)
+    assert resumed.returncode == 1, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout)
+    assert result["status"] == "failed"
+    assert "the saved queue of the stopped crawl could not be read" in result["detail"]
+    assert result["removed"] == 0 and not any(jobs_dir(db).iterdir())
+
+    again = run_cli(*args(seeds), db=db, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    reports = len(bench.expected_reports("bench"))
+    new = query(db, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY 1")
+    assert len(new) == reports and {n for _, n in new} == {1}
+    assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
+    assert query(db, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
+
+
 def test_resume_with_nothing_to_resume_is_bad_usage(setup, bench):
     db, seeds = setup
     result = run_cli(*args(seeds, "--resume"), db=db)
