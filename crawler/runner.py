@@ -108,11 +108,23 @@ def run(job: dict) -> dict:
     crawler = process.create_crawler(PortalSpider)
     if mark is not None:  # after the scheduler closed (queue saved), whatever the reason
         crawler.signals.connect(
-            lambda **_: seal(mark.parent, mark), signal=signals.spider_closed, weak=False
+            lambda reason="", **_: _closed(mark, reason),
+            signal=signals.spider_closed,
+            weak=False,
         )
     process.crawl(crawler, seeds=[seed_from_dict(s) for s in job["seeds"]])
     process.start()
     return crawler.stats.get_stats() if crawler.stats else {}
+
+
+def _closed(mark: Path, reason: str) -> None:
+    """The crawl has closed and Scrapy has saved its queue: write the job dir's mark,
+    flushed to the disk with the queue (``seal``) unless the crawl finished (its caller
+    removes the job dir then)."""
+    if reason == "finished":
+        mark.touch()
+    else:
+        seal(mark.parent, mark)
 
 
 PR_SET_PDEATHSIG = 1
