@@ -31,7 +31,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,6 +49,7 @@ from crawler.leases import (  # noqa: F401  (the run's keys and leases, used fro
     pending,
     requeue_expired,
 )
+from crawler.scratch import scratch, sweep
 from crawler.spiders.portals import PortalSpider
 
 logger = logging.getLogger(__name__)
@@ -253,6 +253,7 @@ def work(
     """
     client = connect(redis_url)
     runs: set[bytes] = set()
+    sweep()  # what killed workers left in the temp dir
     while True:
         prefix = client.get(CURRENT)
         keys = RunKeys(prefix.decode()) if prefix else None
@@ -273,8 +274,8 @@ def _work_on(
 ) -> int:
     job = json.loads(client.get(keys.job) or b"{}")
     job["settings"] = {**(job.get("settings") or {}), **overrides}
-    with tempfile.TemporaryDirectory(prefix="nianbao-worker-") as tmp:
-        state = Path(tmp) / "fetch_state.json"
+    with scratch("worker-") as tmp:
+        state = tmp / "fetch_state.json"
         state.write_bytes(client.get(keys.fetch_state) or b"{}")
         child_job = {
             "db": job.get("db", ""),
@@ -287,7 +288,7 @@ def _work_on(
             else "",
             "parent_pid": os.getpid(),
         }
-        job_file = Path(tmp) / "job.json"
+        job_file = tmp / "job.json"
         job_file.write_text(json.dumps(child_job, ensure_ascii=False), encoding="utf-8")
         return subprocess.call([sys.executable, "-m", "crawler.distributed", str(job_file)])
 

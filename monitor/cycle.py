@@ -21,10 +21,10 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from crawler.scratch import scratch, sweep
 from crawler.seeds import Seed
 from monitor import children, judging
 from monitor.config import Config, declared
@@ -108,6 +108,7 @@ def crawl(
     try:
         removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
         recovered = children.recover(store, removal_runs)
+        sweep()  # the scratch folders of crawls that were killed (crawler.scratch)
         portals = [s.to_dict() for s in seeds]
         if jobdir is not None and not resume and jobdir.exists():
             logger.warning("Discarding the unfinished crawl in %s (not resumed)", jobdir)
@@ -121,8 +122,8 @@ def crawl(
         log_dir = Path(config.db).resolve().parent / "logs" / Path(config.db).stem  # per database
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = str(log_dir / f"run-{run_id}.log")
-        with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
-            state_file = Path(tmp) / "fetch_state.json"
+        with scratch() as tmp:
+            state_file = tmp / "fetch_state.json"
             state_file.write_text(
                 json.dumps(store.reports.fetch_state([s.id for s in seeds])), encoding="utf-8"
             )
@@ -142,18 +143,18 @@ def crawl(
             if jobdir is not None:
                 job["jobdir"] = str(jobdir / "scrapy")
             if earlier:  # after a kill -9 the runner rebuilds the seen set from these
-                done = Path(tmp) / "done_urls.txt"
+                done = tmp / "done_urls.txt"
                 done.write_text(
                     "".join(f"{u}\n" for u in store.runs.fetched_urls(run_id)), encoding="utf-8"
                 )
                 job["done_urls"] = str(done)
             started = time.monotonic()
             if host is None:
-                code, stats = children.run_child(job, Path(tmp), timeout, on_progress)
-                stderr_tail = (Path(tmp) / "child.stderr").read_text(errors="replace")[-2000:]
+                code, stats = children.run_child(job, tmp, timeout, on_progress)
+                stderr_tail = (tmp / "child.stderr").read_text(errors="replace")[-2000:]
             else:
                 code, stats, stderr_tail = children.run_on_host(
-                    host, job, Path(tmp), timeout, on_progress
+                    host, job, tmp, timeout, on_progress
                 )
         stats["wall_seconds"] = round(time.monotonic() - started, 2)
         if earlier:

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler import distributed as dist
+from crawler.scratch import scratch, sweep
 from crawler.seeds import Seed
 from monitor import children, cycle, judging
 from monitor.config import Config, declared
@@ -55,6 +55,7 @@ def crawl(
     try:
         removal_runs = int(config.settings.get("NIANBAO_REMOVAL_RUNS", 2))
         recovered = children.recover(store, removal_runs)
+        sweep()  # the scratch folders of crawls that were killed (crawler.scratch)
         portals = [s.to_dict() for s in seeds]
         run_id = store.runs.begin(
             portals, trigger, pid=os.getpid(), host=HOST, pid_token=start_token(os.getpid())
@@ -70,8 +71,8 @@ def crawl(
             "settings": dict(config.settings),
         }
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="nianbao-") as tmp:
-            state_file = Path(tmp) / "fetch_state.json"
+        with scratch() as tmp:
+            state_file = tmp / "fetch_state.json"
             state_file.write_text(json.dumps(fetch_state), encoding="utf-8")
             local_job = {**job, "fetch_state": str(state_file)}
             stats = _announce(client, keys, job, fetch_state)

@@ -10,11 +10,13 @@ database shows the crawl mid-way (polled, never a blind sleep).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -78,6 +80,16 @@ def report_fetches(bench: MirrorServer) -> Counter:
         for method, path, _ in bench.requests_seen
         if method == "GET" and path.startswith("/bench/art/")
     )
+
+
+def scratch_of(pid: int) -> list[Path]:
+    """The scratch folders in the temp dir whose job was handed over by process ``pid``."""
+    found = []
+    for job in Path(tempfile.gettempdir()).glob("nianbao-*/job.json"):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(job.read_text(encoding="utf-8")).get("parent_pid") == pid:
+                found.append(job.parent)
+    return found
 
 
 def jobs_dir(db: Path) -> Path:
@@ -158,12 +170,14 @@ def test_kill_9_then_resume_fetches_no_stored_report_again(setup, bench):
     assert query(db, "SELECT status FROM crawl_runs WHERE id = 1") == [("running",)]
     stored = stored_paths(db)
     assert len(stored) < PAGES  # the kill landed mid-crawl
+    (left,) = scratch_of(first.pid)  # its job and fetch state, left in the temp dir
 
     resumed = run_cli(*args(seeds, "--resume"), db=db, timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     result = json.loads(resumed.stdout)
     ((status,),) = query(db, "SELECT status FROM crawl_runs WHERE id = 1")
     assert status == "interrupted"
+    assert not left.exists()  # swept by the next crawl (crawler.scratch)
     # the queue was not saved: the lists are read again, but no stored report is fetched again
     assert_resumed_whole(db, bench, result, stored)
 
