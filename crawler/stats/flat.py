@@ -36,24 +36,12 @@ GLUED = re.compile(r"^(.*[^\d.,+\-])(\d+)$")
 def _unglue(pieces: list[str]) -> list[str]:
     """Split a number glued to the label before a run of values (``总计1 1 0 0``)."""
     for i, piece in enumerate(pieces[:-1]):
+        if is_value(piece) or not piece[-1:].isdecimal():
+            continue  # a value, or a label that does not end in a digit (\d): not glued
         m = GLUED.match(piece)
-        if m and all(is_value(p) for p in pieces[i + 1 :]) and not is_value(piece):
+        if m and all(is_value(p) for p in pieces[i + 1 :]):
             return [*pieces[:i], m.group(1), m.group(2), *pieces[i + 1 :]]
     return pieces
-
-
-def _line(line: str) -> Iterator[tuple[str, object]]:
-    run: list[str] = []
-    for piece in _unglue(line.split()):
-        if is_value(piece):
-            run.append(piece)
-            continue
-        if run:
-            yield ("values", run)
-            run = []
-        yield ("label", piece)
-    if run:
-        yield ("values", run)
 
 
 def text_items(text: str) -> Iterator[tuple[str, object]]:
@@ -62,18 +50,25 @@ def text_items(text: str) -> Iterator[tuple[str, object]]:
     >>> list(text_items("规章 1 0 11\\n- 4 -\\n| 行政许可 | 2 |  |"))
     [('label', '规章'), ('values', ['1', '0', '11']), ('label', '行政许可'), ('values', ['2', ''])]
     """
-    run: list[str] = []
+    run: list[str] = []  # value cells not yet yielded: one cell per line, a row spans lines
     for raw in text.splitlines():
         line = raw.strip()
         if not line or PAGE_NUMBER.match(line):
             continue
-        for kind, payload in _pipe_row(line) if line.startswith("|") else _line(line):
-            if kind == "values" and not line.startswith("|"):
-                run.extend(payload)  # one cell per line: a row's values span lines
+        if line.startswith("|"):  # a ``|`` row's cells are its own: they end the run
+            for item in _pipe_row(line):
+                if run:
+                    yield ("values", run)
+                    run = []
+                yield item
+            continue
+        for piece in _unglue(line.split()):
+            if is_value(piece):
+                run.append(piece)
                 continue
             if run:
                 yield ("values", run)
                 run = []
-            yield (kind, payload)
+            yield ("label", piece)
     if run:
         yield ("values", run)

@@ -114,6 +114,13 @@ def html_items(body: bytes | str | etree._Element | None) -> Iterator[tuple[str,
             yield from row_items(row)
 
 
+def plain_text(tree: etree._Element) -> str:
+    """The text of a parsed page without scripts and styles (the tree is changed): the
+    text of ``page_text`` without its added line breaks, cheap to search first."""
+    etree.strip_elements(tree, "script", "style", with_tail=False)
+    return etree.tostring(tree, method="text", encoding="unicode")
+
+
 def page_text(tree: etree._Element | None) -> str:
     """The text of a parsed page, a line per block (scripts and styles left out; the
     tree is changed), "" for None."""

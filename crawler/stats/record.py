@@ -48,6 +48,10 @@ def _read(streams: Iterator[Iterable]) -> Reader | None:
     """The stream that yields the most cells; the streams after a complete one are not read."""
     best: Reader | None = None
     for items in streams:
+        if best is not None:
+            items = list(items)
+            if _value_cells(items) <= _size(best):
+                continue  # it cannot yield more cells than ``best``: not worth feeding
         reader = Reader().feed(items)
         template = reader.template()
         if template and (best is None or _size(reader) > _size(best)):
@@ -59,6 +63,24 @@ def _read(streams: Iterator[Iterable]) -> Reader | None:
 
 def _size(reader: Reader) -> int:
     return len(reader.found) + len(reader.appeal_cells())
+
+
+def _value_cells(items: list) -> int:
+    """How many printed value cells ``items`` hold: a bound on the ``_size`` of their
+    ``Reader``, as each cell is read into at most one key (the text stream of a page whose
+    tables were read has no more cells than they do, and is then not fed)."""
+    return sum(len(payload) for kind, payload in items if kind != "label")
+
+
+def _page_section(tree) -> str:
+    """Section 一 of a parsed page's own text (the tree is changed).
+
+    ``page_text`` only adds line breaks to the plain text, and a line break never makes
+    section 二's heading match, so a page whose plain text lacks the heading skips the
+    line-per-block pass."""
+    if tree is None or not prose.SECTION_TWO.search(grid.plain_text(tree)):
+        return ""
+    return prose.section_one(grid.page_text(tree))
 
 
 def build(reader: Reader | None, text: str, has_body: bool = False) -> dict:
@@ -109,6 +131,6 @@ def parse_record(body: bytes, url: str, content_type: str, text: str) -> dict:
         section = prose.section_one(text)
         if not section and html:
             tree = tree if tree is not None else grid.parse_html(body)
-            section = prose.section_one(grid.page_text(tree))
+            section = _page_section(tree)
         record["findings"] += prose.mismatches(record["cells"], section)
     return record
