@@ -41,8 +41,10 @@ from scrapy.exceptions import DontCloseSpider
 from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
 from crawler.leases import (  # noqa: F401  (the run's keys and leases, used from monitor/)
     CURRENT,
+    LOST,
     POP_LEASED,
     LeasedQueue,
+    Outage,
     RunKeys,
     connect,
     lease_keys,
@@ -250,20 +252,33 @@ def work(
     this worker's own crawl settings (e.g. ``CONCURRENT_REQUESTS_PER_DOMAIN``).
 
     Returns the number of runs worked on (``once``: stop after the first one is done).
+    Redis must answer at start; if it goes away later (a restart), the worker waits for
+    it (``Outage``).
     """
     client = connect(redis_url)
     runs: set[bytes] = set()
+    outage = Outage(redis_url, logger)
     sweep()  # what killed workers left in the temp dir
     while True:
-        prefix = client.get(CURRENT)
-        keys = RunKeys(prefix.decode()) if prefix else None
-        if keys is None or client.get(keys.state) != b"running":
+        try:
+            prefix = client.get(CURRENT)
+            keys = RunKeys(prefix.decode()) if prefix else None
+            running = keys is not None and client.get(keys.state) == b"running"
+        except LOST as exc:
+            outage.wait(exc)
+            continue
+        outage.over()
+        if not running:
             if once and runs:
                 return len(runs)
             time.sleep(poll)
             continue
         runs.add(prefix)
-        code = _work_on(client, redis_url, keys, overrides or {}, log_dir)
+        try:
+            code = _work_on(client, redis_url, keys, overrides or {}, log_dir)
+        except LOST as exc:  # lost while handing the run to a child
+            outage.wait(exc)
+            continue
         logger.info("Run %s: worker child exited with %s", keys.prefix, code)
         if code != 0:
             time.sleep(poll)

@@ -55,6 +55,41 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
+LOST = (redis.ConnectionError, redis.TimeoutError)  # Redis gone (restarted, unreachable)
+
+
+class Outage:
+    """A long-lived loop (``nianbao worker``, ``nianbao ingest``) riding out a Redis that
+    went away after the process had reached it: ``wait`` sleeps 1, 2, 4 … 30 s between
+    tries, and the log says once when Redis went and once when it came back. Redis was
+    reached at start (``connect``), so an address that is wrong still fails at once."""
+
+    def __init__(self, url: str, log, longest: float = 30.0) -> None:
+        self.url, self.log, self.longest = url, log, longest
+        self.since: float | None = None
+        self.delay = 1.0
+
+    def wait(self, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            self.log.warning("Redis at %s is unreachable (%s): trying again", _where(self.url), exc)
+        time.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.longest)
+
+    def over(self) -> None:
+        """Redis answered: say so if it had gone."""
+        if self.since is not None:
+            gone = time.monotonic() - self.since
+            self.log.warning("Redis at %s is back after %.0f s", _where(self.url), gone)
+            self.since, self.delay = None, 1.0
+
+
+def _where(url: str) -> str:
+    """``host:port`` of a Redis URL: what a log may show of it (never a password)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}"
+
+
 # ---- leases: Lua scripts, atomic on the server; time is the Redis server's ----
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"

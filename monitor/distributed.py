@@ -156,35 +156,43 @@ def ingest(db: Path | str, redis_url: str, once: bool = False, poll: float = 0.5
     """Store the items of every distributed run of database ``db`` as they arrive.
 
     Runs until stopped; ``once``: return when one run is judged and its items are stored.
+    Redis must answer at start; if it goes away later (a restart), this waits for it
+    (``Outage``), then takes back the item it held (stored once all the same: ``Ingested``).
     """
     client = dist.connect(redis_url)
     stats = IngestStats()
     mine = str(Path(db).resolve())
     store: Store | None = None  # opened once a run of ``db`` exists (its coordinator made it)
     recovered: set[str] = set()
+    outage = dist.Outage(redis_url, logger)
     try:
         while True:
-            keys, job = _current(client)
-            if job is None or job.get("db") != mine:
-                if once and stats.runs:
-                    return stats
-                time.sleep(poll)
-                continue
-            if store is None:
-                store = Store(db)
-                ingested = Ingested(store.db)
-            if keys.prefix not in recovered:  # a previous ingest process's unacked items
-                while client.lmove(keys.processing, keys.items, "LEFT", "RIGHT"):
-                    pass
-                recovered.add(keys.prefix)
-            stats.runs.add(job["run_id"])
-            raw = client.blmove(keys.items, keys.processing, poll, "RIGHT", "LEFT")
-            if raw is None:
-                if once and client.get(keys.state) != b"running":
-                    return stats
-                continue
-            stats.outcomes[_store_one(store, ingested, job["run_id"], raw)] += 1
-            client.lrem(keys.processing, 1, raw)
+            try:
+                keys, job = _current(client)
+                outage.over()
+                if job is None or job.get("db") != mine:
+                    if once and stats.runs:
+                        return stats
+                    time.sleep(poll)
+                    continue
+                if store is None:
+                    store = Store(db)
+                    ingested = Ingested(store.db)
+                if keys.prefix not in recovered:  # a previous ingest process's unacked items
+                    while client.lmove(keys.processing, keys.items, "LEFT", "RIGHT"):
+                        pass
+                    recovered.add(keys.prefix)
+                stats.runs.add(job["run_id"])
+                raw = client.blmove(keys.items, keys.processing, poll, "RIGHT", "LEFT")
+                if raw is None:
+                    if once and client.get(keys.state) != b"running":
+                        return stats
+                    continue
+                stats.outcomes[_store_one(store, ingested, job["run_id"], raw)] += 1
+                client.lrem(keys.processing, 1, raw)
+            except dist.LOST as exc:
+                recovered.clear()  # the item it held is in processing: take it back (once)
+                outage.wait(exc)
     finally:
         if store is not None:
             store.close()

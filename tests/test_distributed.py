@@ -324,3 +324,40 @@ def test_distributed_mode_needs_a_redis_it_can_reach(cli, db_path, tmp_path):
     )  # fmt: skip
     assert down.returncode == 1 and "cannot use Redis" in down.stderr
     assert "s3cret" not in down.stderr + down.stdout
+
+
+def test_worker_and_ingest_ride_out_a_redis_restart(
+    cli, mirror, redis_server, cluster, db_path, tmp_path
+):
+    """Redis restarted under a running worker and ingest: both wait for it (logging when
+    it went and when it came back) instead of dying, and the next run is whole."""
+    seeds = tmp_path / "seeds.toml"
+    mirror.seeds_toml(seeds)
+    worker, ingest = cluster
+    processes = [worker(), ingest()]
+    client = redis_server.client()
+    for _ in range(600):  # until both are connected and polling
+        if len(client.client_list()) >= 3:  # theirs and this test's
+            break
+        time.sleep(0.05)
+    redis_server.process.terminate()
+    redis_server.process.wait(timeout=10)
+    time.sleep(2)  # both meet the closed port at least once
+    args = [str(a) for a in redis_server.process.args]
+    redis_server.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with contextlib.suppress(Exception):
+                if client.ping():
+                    break
+            time.sleep(0.05)
+        summary = distributed_crawl(cli, seeds, db_path, redis_server.url)
+        assert summary["status"] == "ok"
+        assert summary["reports_found"] == len(mirror.expected_reports())
+        assert all(p.poll() is None for p in processes)  # neither died
+        logs = [out.read_text() for out in db_path.parent.glob("*-*.out")]
+        assert len(logs) == 2 and all("is unreachable" in log for log in logs), logs
+        assert all("is back after" in log for log in logs)
+    finally:
+        redis_server.process.terminate()
+        redis_server.process.wait(timeout=10)
