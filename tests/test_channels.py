@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlite_utils import Database
 
-from monitor.alerts import EmailChannel, channels, outbox
+from monitor.alerts import EmailChannel, channels, outbox, targets
 from monitor.config import SmtpConfig
 from monitor.models import Event, NumberChange, Subscription
 from monitor.store import Store
@@ -181,7 +181,7 @@ def test_apprise_delivers_the_summary_to_a_local_json_endpoint(store, monkeypatc
     caplog.set_level(logging.DEBUG)
     with Receiver() as rx:
         target = f"json://nb:${{JSON_PASS}}@{HOST}:{rx.port}/notify"
-        assert channels.parse_target(target).channel == "apprise"
+        assert targets.parse_target(target).channel == "apprise"
         store.subscriptions.add(Subscription(""), channel="apprise", target=target)
         add_event(store)
         summary = outbox.deliver_round(store, smtp_down(), T0)
@@ -227,8 +227,8 @@ def test_a_missing_variable_fails_the_attempt_by_name(store, monkeypatch):
     ],
 )
 def test_bad_channel_urls_are_refused_without_echoing_secrets(url, why):
-    with pytest.raises(channels.TargetError) as refused:
-        channels.parse_target(url)
+    with pytest.raises(targets.TargetError) as refused:
+        targets.parse_target(url)
     assert why in str(refused.value) and "hunter2" not in str(refused.value)
 
 

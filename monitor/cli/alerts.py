@@ -2,8 +2,8 @@
 subscribers, feed, deliver (``monitor.cli.COMMANDS`` lists them).
 
 A thin layer: may import monitor.cli.util, monitor.daemon.scheduler, monitor.alerts.outbox,
-monitor.alerts.channels (parsing --to), monitor.daemon.status,
-monitor.store, monitor.config, monitor.models, crawler.seeds.
+monitor.alerts.targets (parsing --to), monitor.alerts.channels, monitor.alerts.placeholders,
+monitor.daemon.status, monitor.store, monitor.config, monitor.models, crawler.seeds.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def setup_logging(level: str, as_json: bool = False) -> None:
 
 
 def sub_json(row: dict) -> dict:
-    from monitor.alerts import channels  # the alerts stack loads with the commands that use it
+    from monitor.alerts import targets  # the alerts stack loads with the commands that use it
 
     data = {k: row.get(k) for k in SUB_FIELDS if k in row}
     data["kinds"] = (
@@ -97,7 +97,7 @@ def sub_json(row: dict) -> dict:
     channel = row.get("channel") or "email"
     data["channel"] = channel
     url = row.get("target") if channel != "email" else row.get("email")
-    data["target"] = channels.Target(channel, url or "").shown
+    data["target"] = targets.Target(channel, url or "").shown
     return data
 
 
@@ -246,15 +246,16 @@ def subscribe(
     email, to, region, issuer, year, kinds, keyword, digest, backfill, db, as_json
 ) -> None:
     """Subscribe EMAIL (or --to URL) to the events that match every given filter (from now on)."""
-    from monitor.alerts import channels
+    from monitor.alerts import channels, targets
     from monitor.alerts.email import valid_address
+    from monitor.alerts.placeholders import placeholders
 
     if bool(email) == bool(to):
         raise BadInput("give either EMAIL or --to URL (exactly one)")
     if to:
         try:
-            target = channels.parse_target(to)
-        except channels.TargetError as exc:
+            target = targets.parse_target(to)
+        except targets.TargetError as exc:
             raise BadInput(f"--to: {exc}") from None
         if target.channel == "email":
             email, target = target.url, None
@@ -296,7 +297,7 @@ def subscribe(
         click.echo(
             f"Webhook signing key (shown only now; check X-Nianbao-Signature with it): {secret}"
         )
-    missing = [n for n in channels.placeholders(row.target or "") if not config.env(n)]
+    missing = [n for n in placeholders(row.target or "") if not config.env(n)]
     if missing:
         click.echo(
             f"Note: {', '.join(missing)} not set here; set it where nianbao deliver / daemon runs.",
