@@ -311,6 +311,15 @@ SETTINGS: tuple[Setting, ...] = (
         env="NIANBAO_OPERATOR_AFTER",
     ),
     Setting(
+        "NIANBAO_DISK_LOW_MB",
+        1024,
+        "int",
+        "free space (MB) on the database's disk below which the operator is told, before a "
+        "full disk stops a crawl",
+        "mail",
+        env="NIANBAO_DISK_LOW_MB",
+    ),
+    Setting(
         "NIANBAO_PUBLIC_URL",
         None,
         "str",

@@ -113,15 +113,21 @@ class FeedConfig:
 @dataclass
 class OperatorConfig:
     """Who runs nianbao and when to tell them (``NIANBAO_OPERATOR_*``): ``emails`` get the
-    operator alerts; ``after`` consecutive failed crawls of a portal make one."""
+    operator alerts; ``after`` consecutive failed crawls of a portal make one; less than
+    ``disk_low_mb`` free on the database's disk makes one (``NIANBAO_DISK_LOW_MB``)."""
 
     emails: list[str] = field(default_factory=list)
     after: int = int(declared("NIANBAO_OPERATOR_AFTER"))
+    disk_low_mb: int = int(declared("NIANBAO_DISK_LOW_MB"))
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
         emails = [a.strip() for a in (env("NIANBAO_OPERATOR_EMAIL") or "").split(",")]
-        return cls([a for a in emails if a], int(env("NIANBAO_OPERATOR_AFTER") or cls.after))
+        return cls(
+            [a for a in emails if a],
+            int(env("NIANBAO_OPERATOR_AFTER") or cls.after),
+            int(env("NIANBAO_DISK_LOW_MB") or cls.disk_low_mb),
+        )
 
 
 @dataclass

@@ -8,6 +8,9 @@ lost or damaged, no run is left ``running``, the stopped crawl is not offered fo
 next crawl completes: every report once, one ``new`` event each, nothing removed. A
 backup onto the full disk names its target and leaves no half copy behind.
 
+A disk nearly full (less than ``NIANBAO_DISK_LOW_MB`` free): the operator is told once,
+and again when space is back.
+
 A read-only mount: the database is refused untouched, with an error that says so.
 
 Skipped where the machine cannot mount in a new namespace (no ``unshare``, or no user
@@ -16,6 +19,8 @@ namespaces for an unprivileged user).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import functools
 import hashlib
 import json
@@ -74,11 +79,23 @@ def cannot_mount() -> str:
     return ""
 
 
+def in_namespace(script: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """Run a bash ``script`` in a mount namespace of its own (its mounts vanish with it)."""
+    if cannot_mount():
+        pytest.skip(cannot_mount())
+    return subprocess.run(
+        ["unshare", "-rm", "bash", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def full_disk_run(tmp_path, bench):
     """Run the scenario; return the folder of its outputs."""
-    if cannot_mount():
-        pytest.skip(cannot_mount())
     seeds, disk, out = tmp_path / "seeds.toml", tmp_path / "disk", tmp_path / "out"
     bench.seeds_toml(seeds)
     disk.mkdir()
@@ -89,14 +106,7 @@ def full_disk_run(tmp_path, bench):
     script = SCENARIO.format(disk=DISK_MB, filler=(DISK_MB - FREE_MB) * 1024 * 1024, crawl=crawl)
     env = dict(os.environ, DISK=str(disk), OUT=str(out), SEEDS=str(seeds), PY=sys.executable)
     env.pop("NIANBAO_DB", None)
-    done = subprocess.run(
-        ["unshare", "-rm", "bash", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = in_namespace(script, env, timeout=600)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -156,8 +166,6 @@ def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_crawl_completes(full_d
 
 
 def test_a_database_on_a_read_only_mount_is_refused_untouched(tmp_path):
-    if cannot_mount():
-        pytest.skip(cannot_mount())
     folder = tmp_path / "ro"
     folder.mkdir()
     Store(folder / "nianbao.db").close()
@@ -167,15 +175,43 @@ def test_a_database_on_a_read_only_mount_is_refused_untouched(tmp_path):
         '"$PY" -m monitor reports --db "$RO/nianbao.db"'
     )
     env = dict(os.environ, RO=str(folder), PY=sys.executable)
-    done = subprocess.run(
-        ["unshare", "-rm", "bash", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = in_namespace(script, env, timeout=120)
     assert done.returncode == 2, done.stderr
     assert f"{folder / 'nianbao.db'} is read-only" in done.stderr
     assert "copy it to a folder you can write" in done.stderr and "Traceback" not in done.stderr
     assert hashlib.sha256((folder / "nianbao.db").read_bytes()).hexdigest() == before
+
+
+def test_the_operator_hears_of_a_nearly_full_disk_and_of_its_end(tmp_path, smtp_server):
+    """Less than NIANBAO_DISK_LOW_MB free on the database's disk (a real tmpfs) is one
+    operator mail from the delivery round, told once; freeing space is another."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = (
+        f'mount -t tmpfs -o size={DISK_MB}m tmpfs "$DISK" || exit 97\n'
+        f'head -c {(DISK_MB - 8) * 1024 * 1024} /dev/zero > "$DISK/filler"\n'
+        'for n in 1 2; do "$PY" -m monitor deliver --db "$DISK/nianbao.db" --json'
+        ' > "$OUT/low$n.json" || exit 96; done\n'
+        'rm "$DISK/filler"\n'
+        '"$PY" -m monitor deliver --db "$DISK/nianbao.db" --json > "$OUT/back.json" || exit 95\n'
+    )
+    env = dict(
+        os.environ,
+        DISK=str(tmp_path / "disk"),
+        OUT=str(out),
+        PY=sys.executable,
+        NIANBAO_OPERATOR_EMAIL="ops@example.org",
+        NIANBAO_DISK_LOW_MB="32",
+        NIANBAO_SMTP_HOST=smtp_server.host,
+        NIANBAO_SMTP_PORT=str(smtp_server.port),
+    )
+    (tmp_path / "disk").mkdir()
+    done = in_namespace(script, env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    subjects = [
+        str(email.message_from_bytes(e.content, policy=email.policy.default)["Subject"])
+        for e in smtp_server.envelopes
+    ]
+    assert len(subjects) == 2, subjects  # told once while low (two rounds), once when over
+    assert "disk nearly full" in subjects[0] and "disk space back" in subjects[1]
+    assert [e.rcpt_tos for e in smtp_server.envelopes] == [["ops@example.org"]] * 2

@@ -8,6 +8,8 @@
     held:ID          ``held``: removals of the portal held as suspect
     outbox           ``failing``: subscriber deliveries failing
     daemon           ``stale``: a daemon that should be running stopped beating
+    disk             ``low``: less than ``NIANBAO_DISK_LOW_MB`` free on the database's disk
+                     (told while there is still room to record it: a full disk stops crawls)
 
 A topic whose state changed since it was last told queues one alert per operator address
 (a return to normal is told too); an unchanged state is never told twice. ``deliver``
@@ -23,12 +25,14 @@ May import: monitor.alerts.email, monitor.config, monitor.models, monitor.store.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from itertools import groupby
+from pathlib import Path
 
 from monitor.alerts.email import DeliveryError, EmailChannel, message_id_for
 from monitor.config import OperatorConfig
@@ -140,10 +144,27 @@ def _daemon_state(store: Store, now: datetime) -> State | None:
     return State("daemon", "ok", "守护进程恢复心跳 / daemon beating again")
 
 
+def _disk_state(store: Store, low_mb: int) -> State:
+    folder = Path(store.path).resolve().parent
+    usage = shutil.disk_usage(folder)
+    free_mb = usage.free / 2**20
+    if free_mb >= low_mb:
+        return State("disk", "ok", f"磁盘空间恢复 / disk space back: {folder}")
+    return State(
+        "disk",
+        "low",
+        f"磁盘空间不足 / disk nearly full: {free_mb:.0f} MB free for {store.path}",
+        f"{free_mb:.0f} MB free of {usage.total / 2**20:.0f} MB on the disk holding "
+        f"{store.path} (NIANBAO_DISK_LOW_MB: {low_mb}). A full disk stops a crawl until "
+        "space is freed: free some, or move the database (nianbao backup) to a larger disk.",
+    )
+
+
 def observe(store: Store, opts: OperatorConfig, now: datetime) -> list[State]:
     """Every topic's state now."""
     states = list(_portal_states(store, opts.after, now))
     states.append(_outbox_state(store))
+    states.append(_disk_state(store, opts.disk_low_mb))
     daemon = _daemon_state(store, now)
     return states + ([daemon] if daemon else [])
 
