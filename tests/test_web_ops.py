@@ -86,6 +86,8 @@ def test_metrics_read_the_database_at_scrape_time(copy):
         assert missing == grid["counts"]["missing"] > 0
         last = first[("nianbao_portal_last_success_timestamp_seconds", (("portal", "qidong"),))]
         assert abs(last - time.time()) < 3600
+        free = first[("nianbao_disk_free_bytes", ())]
+        assert abs(free - shutil.disk_usage(db.parent).free) < 64 * 2**20
 
         # nothing is counted in memory: a change to the database shows at the next scrape
         with Store(db) as store:

@@ -15,13 +15,17 @@ restart loses nothing. Metrics:
                                                 end of each portal's last ok/degraded run
     nianbao_findings_open{kind}                 open findings: inconsistent, missing, late
     nianbao_daemon_heartbeat_timestamp_seconds  the newest heartbeat of a running daemon
+    nianbao_disk_free_bytes                     free space on the database's disk (a full
+                                                disk stops crawls; see NIANBAO_DISK_LOW_MB)
 
 May import: prometheus_client, monitor.store, monitor.web.db.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -67,6 +71,11 @@ class NianbaoCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from self._families(figures)
+        with contextlib.suppress(OSError):  # the folder gone meanwhile: no figure
+            free = shutil.disk_usage(self.databases.path.resolve().parent).free
+            yield GaugeMetricFamily(
+                "nianbao_disk_free_bytes", "Free space on the database's disk", value=free
+            )
 
     @staticmethod
     def _families(figures: dict) -> Iterator[Metric]:
