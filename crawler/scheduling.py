@@ -7,7 +7,9 @@ the resumed crawl never ends. ``JobScheduler`` stops the crawl instead: the spid
 with the reason ``queue_damaged`` (``QUEUE_DAMAGED``), the stats say what could not be
 read, and the caller starts afresh. A resumed crawl cannot simply go on without its
 queue: the seen-request set says those requests were scheduled, so they would never be
-fetched.
+fetched. A queue that cannot be written (the job dir's disk full: ``disk_full``, as the
+store says it) stops the crawl too: going on without the requests already queued on disk
+would end a crawl that never fetched them, and their reports would look removed.
 
 ``seal(jobdir)``, once Scrapy has closed the crawl and written its queue, flushes every
 file of the job dir to the disk before the mark that says the queue is whole is written.
@@ -18,6 +20,7 @@ May import: scrapy.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 from pathlib import Path
@@ -29,12 +32,14 @@ from scrapy.utils.defer import deferred_from_coro
 logger = logging.getLogger(__name__)
 
 QUEUE_DAMAGED = "queue_damaged"  # the spider's close reason
+DISK_FULL = "disk_full"  # the close reason when the job dir's disk is full (as the store's)
 
 
 class JobScheduler(Scheduler):
     """``Scheduler`` that stops the crawl when its saved disk queue cannot be read."""
 
-    damaged = ""  # what went wrong reading the disk queue ('' while it reads)
+    damaged = ""  # what went wrong with the disk queue ('' while it works)
+    reason = QUEUE_DAMAGED
     closing = None
 
     def open(self, spider):
@@ -48,9 +53,17 @@ class JobScheduler(Scheduler):
         request = super().next_request()
         if self.damaged and self.closing is None:  # the engine is running: it can close
             self.closing = deferred_from_coro(
-                self.crawler.engine.close_spider_async(reason=QUEUE_DAMAGED)
+                self.crawler.engine.close_spider_async(reason=self.reason)
             )
         return request
+
+    def enqueue_request(self, request: Request) -> bool:
+        try:
+            return super().enqueue_request(request)
+        except OSError as exc:  # the seen set or the queue could not be written
+            if not self.damaged:
+                self._damage(exc)
+            return False  # this request is lost, and the crawl closes unfinished
 
     def _dqpop(self) -> Request | None:
         if self.damaged:
@@ -63,10 +76,11 @@ class JobScheduler(Scheduler):
 
     def _damage(self, exc: Exception) -> None:
         self.damaged = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            self.reason = DISK_FULL  # a write, or a read that flushed one, found no room
+            self.stats.set_value("nianbao/disk_full", f"{exc} (the job dir {self.dqdir})")
         self.dqs = None  # never read again, nor written back on close
-        logger.error(
-            "The saved queue in %s cannot be read (%s): the crawl stops", self.dqdir, self.damaged
-        )
+        logger.error("The disk queue in %s failed (%s): the crawl stops", self.dqdir, self.damaged)
         self.stats.set_value("nianbao/queue_damaged", self.damaged)
 
 

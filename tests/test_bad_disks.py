@@ -11,6 +11,9 @@ backup onto the full disk names its target and leaves no half copy behind.
 A disk nearly full (less than ``NIANBAO_DISK_LOW_MB`` free): the operator is told once,
 and again when space is back.
 
+A job dir whose own disk fills while the database's does not: the crawl stops unfinished
+(no removals), and the next one is whole.
+
 A read-only mount: the database is refused untouched, with an error that says so.
 
 Skipped where the machine cannot mount in a new namespace (no ``unshare``, or no user
@@ -93,9 +96,9 @@ def in_namespace(script: str, env: dict, timeout: float) -> subprocess.Completed
     )
 
 
-@pytest.fixture
-def full_disk_run(tmp_path, bench):
-    """Run the scenario; return the folder of its outputs."""
+def run_scenario(tmp_path: Path, bench, scenario: str, **fields: object) -> Path:
+    """Run a crawl ``scenario`` (``{crawl}``: the crawl's arguments) against the bench
+    portal in a namespace of its own; return the folder of its outputs."""
     seeds, disk, out = tmp_path / "seeds.toml", tmp_path / "disk", tmp_path / "out"
     bench.seeds_toml(seeds)
     disk.mkdir()
@@ -103,12 +106,18 @@ def full_disk_run(tmp_path, bench):
     crawl = " ".join(
         f'"{a}"' for a in [*crawl_args(Path("$SEEDS")), "--db", "$DISK/nianbao.db", "--quiet"]
     )
-    script = SCENARIO.format(disk=DISK_MB, filler=(DISK_MB - FREE_MB) * 1024 * 1024, crawl=crawl)
     env = dict(os.environ, DISK=str(disk), OUT=str(out), SEEDS=str(seeds), PY=sys.executable)
     env.pop("NIANBAO_DB", None)
-    done = in_namespace(script, env, timeout=600)
+    done = in_namespace(scenario.format(crawl=crawl, **fields), env, timeout=600)
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture
+def full_disk_run(tmp_path, bench):
+    """Run the full-disk scenario; return the folder of its outputs."""
+    filler = (DISK_MB - FREE_MB) * 1024 * 1024
+    return run_scenario(tmp_path, bench, SCENARIO, disk=DISK_MB, filler=filler)
 
 
 def read(out: Path, name: str) -> tuple[int, str, str]:
@@ -163,6 +172,42 @@ def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_crawl_completes(full_d
     assert query(db2, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
     assert query(db2, "SELECT COUNT(*) FROM versions WHERE judged_run IS NULL") == [(0,)]
     assert query(db2, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
+
+
+QUEUE_FULL = r"""
+set -u
+mount -t tmpfs -o size=64m tmpfs "$DISK" || exit 97
+mkdir -p "$DISK/jobs" && mount -t tmpfs -o size=16k tmpfs "$DISK/jobs" || exit 97
+run() {{  # NAME ARGS...: stdout, stderr and exit code into $OUT/NAME.*
+    name=$1; shift
+    "$PY" -m monitor "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+    echo $? > "$OUT/$name.rc"
+}}
+run crawl1 {crawl}
+ls -A "$DISK/jobs/nianbao" > "$OUT/jobs1.txt" 2>/dev/null
+umount "$DISK/jobs"
+run crawl2 {crawl}
+mkdir -p "$OUT/after2" && cp "$DISK"/nianbao.db* "$OUT/after2/"
+"""
+
+
+def test_a_job_dir_whose_disk_fills_stops_the_crawl_unfinished(tmp_path, bench):
+    """The crawl's queue on disk (JOBDIR) cannot be written while the database still can:
+    going on would end a crawl that never fetched what was queued, and those reports
+    would look removed. The crawl stops (``disk_full``) and is judged on nothing."""
+    out = run_scenario(tmp_path, bench, QUEUE_FULL)
+    code, stdout, stderr = read(out, "crawl1")
+    assert code == 1, stderr
+    result = json.loads(stdout)
+    assert result["status"] == "failed" and "the disk is full" in result["detail"], result
+    assert result["removed"] == 0 and result["stats"]["finish_reason"] == "disk_full"
+    assert (out / "jobs1.txt").read_text().strip() == ""  # nothing to resume from
+    code, stdout, stderr = read(out, "crawl2")
+    assert code == 0, stderr
+    db = out / "after2" / "nianbao.db"
+    new = query(db, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY 1")
+    assert len(new) == PAGES and {n for _, n in new} == {1}
+    assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
 
 
 def test_a_database_on_a_read_only_mount_is_refused_untouched(tmp_path):
