@@ -1,5 +1,6 @@
 """The crawl's scheduler: Scrapy's own, except when the queue a stopped crawl saved
-(``JOBDIR``) cannot be read back, and a seal that makes a saved queue last a reboot.
+(``JOBDIR``) cannot be read back or written, and a seal that makes a saved queue last a
+reboot.
 
 A queue file cut short or garbled (a power cut after the stop, a disk error, a hand that
 edited it) makes Scrapy's scheduler raise on every scheduling tick, every 5 seconds, and
@@ -36,7 +37,7 @@ DISK_FULL = "disk_full"  # the close reason when the job dir's disk is full (as 
 
 
 class JobScheduler(Scheduler):
-    """``Scheduler`` that stops the crawl when its saved disk queue cannot be read."""
+    """``Scheduler`` that stops the crawl when its disk queue cannot be read or written."""
 
     damaged = ""  # what went wrong with the disk queue ('' while it works)
     reason = QUEUE_DAMAGED
