@@ -174,7 +174,7 @@ def final_figures(stats: dict) -> dict:
     final["workers_started"] = stats.get("nianbao/worker/started", 0)
     if stats.get("nianbao/disk_full"):  # the store's error when a full disk stopped the crawl
         final["disk_full"] = stats["nianbao/disk_full"]
-    if stats.get("nianbao/queue_damaged"):  # what in the saved queue could not be read
+    if stats.get("nianbao/queue_damaged"):  # what went wrong with the disk queue
         final["queue_damaged"] = stats["nianbao/queue_damaged"]
     return final
 

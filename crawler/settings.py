@@ -26,8 +26,8 @@ DOWNLOADER = "crawler.hosts.HostDownloader"
 # The scheduler hands out requests of the hosts with the fewest downloads under way, so
 # one big portal's queue cannot take all of CONCURRENT_REQUESTS while other hosts wait.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
-# Scrapy's, but a saved queue (JOBDIR) that cannot be read back stops the resumed crawl
-# instead of failing on every scheduling tick forever.
+# Scrapy's, but a disk queue (JOBDIR) that cannot be read back or written stops the crawl
+# unfinished, instead of failing on every scheduling tick or losing what was queued.
 SCHEDULER = "crawler.scheduling.JobScheduler"
 DOWNLOAD_DELAY = 1.0
 RANDOMIZE_DOWNLOAD_DELAY = True
