@@ -1,9 +1,10 @@
 """The ``nianbao`` command line: a thin layer over cycle, store, events and crawler.seeds.
 
 The group is defined here and every command is registered here, from the list ``COMMANDS``
-(each command lives in its module: crawl, runs, reports, alerts, removals, seeds, settings, demo, web; ``extract``
-is below). Exit codes: 0 success; 1 the job ran but some of it failed (the output says
-what); 2 bad usage or bad input (the message names the file and line).
+(each command lives in its module: crawl, runs, reports, alerts, subscriptions, removals,
+seeds, settings, demo, web; ``extract`` is below). Exit codes: 0 success; 1 the job ran but
+some of it failed (the output says what); 2 bad usage or bad input (the message names the
+file and line).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, reports, runs, stats, web
+from monitor.cli import alerts, reports, runs, stats, subscriptions, web
 from monitor.cli.browse import browse
 from monitor.cli.crawl import crawl
 from monitor.cli.db import Group, backup, db_group
@@ -160,9 +161,9 @@ COMMANDS: list[click.Command] = [
     seeds,
     alerts.daemon,
     alerts.status,
-    alerts.subscribe,
-    alerts.unsubscribe,
-    alerts.subscribers,
+    subscriptions.subscribe,
+    subscriptions.unsubscribe,
+    subscriptions.subscribers,
     alerts.feed,
     alerts.deliver,
     removals,
