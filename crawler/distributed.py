@@ -17,8 +17,8 @@ Requests are leased while a worker works on them (``crawler.leases``): a killed 
 requests go back in the queue. A request can thus run twice; its items then carry the
 same ``item_id`` and the ingest process stores each id once.
 
-May import: crawler.leases, crawler.items, crawler.runner, crawler.spiders, scrapy,
-scrapy_redis, redis (never monitor/).
+May import: crawler.leases, crawler.items, crawler.runner, crawler.scratch, crawler.spiders,
+scrapy, scrapy_redis, redis (never monitor/).
 """
 
 from __future__ import annotations

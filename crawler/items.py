@@ -8,11 +8,19 @@ A leaf module: stdlib only. Three kinds of item leave the crawler:
   the store uses it to judge portal health and whether a report is still listed.
 * ``FetchProblem``: a fetch that failed or returned something that is not content
   (HTTP error, challenge, WAF, maintenance, soft 404, oversize, ...).
+
+And the close reasons of a crawl that could not go on, which its caller reads back as
+the stats' ``finish_reason`` (named once, here, for crawler/ and monitor/ both).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# the disk under the database (monitor.store.pipeline) or the job dir is full
+DISK_FULL = "disk_full"
+# the job dir's queue cannot be read back or written (crawler.scheduling)
+QUEUE_DAMAGED = "queue_damaged"
 
 
 @dataclass

@@ -15,7 +15,7 @@ would end a crawl that never fetched them, and their reports would look removed.
 ``seal(jobdir)``, once Scrapy has closed the crawl and written its queue, flushes every
 file of the job dir to the disk before the mark that says the queue is whole is written.
 
-May import: scrapy.
+May import: scrapy, crawler.items.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from scrapy.core.scheduler import Scheduler
 from scrapy.http import Request
 from scrapy.utils.defer import deferred_from_coro
 
-logger = logging.getLogger(__name__)
+from crawler.items import DISK_FULL, QUEUE_DAMAGED
 
-QUEUE_DAMAGED = "queue_damaged"  # the spider's close reason
-DISK_FULL = "disk_full"  # the close reason when the job dir's disk is full (as the store's)
+logger = logging.getLogger(__name__)
 
 
 class JobScheduler(Scheduler):

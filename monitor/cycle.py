@@ -9,8 +9,8 @@ After each crawl (``NIANBAO_FINDINGS``, default on), ``record_findings`` turns t
 on the tables of the versions stored (inconsistent, mismatch: stored by the detector in
 the transaction that judges them) and today's missing/late reports into events, once each.
 
-A composition root: may import crawler.seeds, monitor.children, monitor.judging,
-monitor.crawlhost, monitor.store, monitor.config. Nothing imports it but the CLI, the
+A composition root: may import crawler.seeds, crawler.items, crawler.scratch,
+monitor.children, monitor.judging, monitor.crawlhost, monitor.store, monitor.config. Nothing imports it but the CLI, the
 daemon and ``monitor.distributed``.
 """
 
@@ -24,13 +24,14 @@ import shutil
 import time
 from pathlib import Path
 
+from crawler.items import DISK_FULL, QUEUE_DAMAGED
 from crawler.scratch import scratch, sweep
 from crawler.seeds import Seed
 from monitor import children, judging
 from monitor.config import Config, declared
 from monitor.crawlhost import CrawlHost, ProgressFn
 from monitor.judging import CrawlResult
-from monitor.store import DISK_FULL, Store, is_disk_full
+from monitor.store import Store, is_disk_full
 from monitor.store.locks import HOST, start_token
 
 logger = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def crawl(
             # a full disk: the pages fetched but not stored are in the job dir's seen set,
             # and a resume would skip them (the disk may also have cut its queue short);
             # a queue that cannot be read: nothing to resume from
-            ends = ("finished", DISK_FULL, judging.QUEUE_DAMAGED)
+            ends = ("finished", DISK_FULL, QUEUE_DAMAGED)
             if code == 0 and stats.get("finish_reason") in ends:
                 shutil.rmtree(jobdir, ignore_errors=True)
             else:

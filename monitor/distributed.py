@@ -13,7 +13,8 @@ start it puts what a previous ingest process left in the processing list back.
 
 Sits at the cycle layer. May import: crawler.distributed (redis, scrapy-redis: only
 distributed mode needs them, and nothing of local mode imports this module),
-crawler.seeds, monitor.cycle, monitor.store, monitor.config.
+crawler.seeds, crawler.scratch, monitor.cycle, monitor.children, monitor.judging,
+monitor.store, monitor.config.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ read back.
 A crawl that died, or that the memory or time limit stopped, is judged on nothing: its
 portals get no removals, but every version it stored gets its event.
 
-May import: monitor.events, monitor.store, monitor.models, monitor.config.
+May import: crawler.items, monitor.events, monitor.store, monitor.models, monitor.config.
 """
 
 from __future__ import annotations
@@ -18,19 +18,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
+from crawler.items import DISK_FULL, QUEUE_DAMAGED
 from monitor.config import declared, env, is_on
 from monitor.events import deadlines, detect, health
 from monitor.events.stats import announce_findings
 from monitor.models import Event
-from monitor.store import DISK_FULL, Store
+from monitor.store import Store
 from monitor.store.rows import PortalRun, Problem
 
 logger = logging.getLogger(__name__)
 
 LOST_KINDS = ("worker_died",)  # pages no extraction worker could read: the run lost them
-# crawler.scheduling's close reason for a saved queue it could not read (named here: the
-# CLI does not import Scrapy)
-QUEUE_DAMAGED = "queue_damaged"
 
 
 @dataclass

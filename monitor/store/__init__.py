@@ -51,7 +51,6 @@ from monitor.store.subscriptions import Outbox, Subscriptions
 
 __all__ = [
     "APPLICATION_ID",
-    "DISK_FULL",
     "DiskFull",
     "Store",
     "StoreError",
@@ -77,9 +76,6 @@ def is_damage(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and (
         name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
     )
-
-
-DISK_FULL = "disk_full"  # the close reason of a crawl a full disk stopped (store.pipeline)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -11,7 +11,7 @@ meanwhile would be fetched for nothing. The spider closes with the reason ``disk
 fetched but not stored), and the items still on their way are dropped, one line in the
 log for all of them.
 
-May import: monitor.store, scrapy.
+May import: monitor.store, crawler.items, scrapy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from monitor.store import DISK_FULL, Store, is_disk_full
+from crawler.items import DISK_FULL
+from monitor.store import Store, is_disk_full
 
 logger = logging.getLogger(__name__)
 
