@@ -14,7 +14,11 @@ get what is left of ``stop_timeout`` seconds, then their process tree is termina
 after a short grace) and the run is recorded ``interrupted``; one last delivery round; the
 locks are released; exit 0.
 
-A composition root: may import cycle, outbox, locks, web, store, config, alerts, seeds.
+The triggers (default schedule, ``schedule_key``, first runs) are ``monitor.daemon.triggers``;
+what SIGHUP and SIGTERM/SIGINT do, and the stop sequence, ``monitor.daemon.signals``.
+
+A composition root: may import cycle, outbox, locks, web, store, config, alerts, seeds,
+monitor.daemon.triggers, monitor.daemon.signals, monitor.daemon.status.
 """
 
 from __future__ import annotations
@@ -23,25 +27,22 @@ import logging
 import os
 import signal
 import threading
-import time
 from contextlib import nullcontext
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.seeds import Seed, SeedError, load_seeds
+from crawler.seeds import Seed
 from monitor import children, cycle
 from monitor.alerts import EmailChannel, outbox
 from monitor.config import Config, FeedConfig
+from monitor.daemon.signals import SignalHandlers
 from monitor.daemon.status import status as status_doc
+from monitor.daemon.triggers import TZ, first_run, schedule_key, trigger_for
 from monitor.models import iso, parse_iso
 from monitor.store import Store, disk_full_message, is_disk_full
 from monitor.store.locks import HOST, portal_locks
@@ -49,50 +50,11 @@ from monitor.web import WebServer, create_app, public_url
 
 logger = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Asia/Shanghai")
 MISFIRE_GRACE = 6 * 3600
 HEARTBEAT = 30.0
-KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL for a crawl stopped at shutdown
 
 
-def default_trigger() -> BaseTrigger:
-    """Daily in reporting season (1 Jan – 31 Mar), weekly on Mondays otherwise; 06:00 Beijing."""
-    return OrTrigger(
-        [
-            CronTrigger(month="1-3", hour=6, minute=0, timezone=TZ),
-            CronTrigger(month="4-12", day_of_week="mon", hour=6, minute=0, timezone=TZ),
-        ]
-    )
-
-
-def schedule_key(seed: Seed, every: float | None) -> str:
-    """The schedule a seed follows: ``every:30``, ``cron:0 6 * * *`` or ``default``."""
-    if every:
-        return f"every:{every:g}"
-    return f"cron:{seed.schedule}" if seed.schedule else "default"
-
-
-def trigger_for(key: str) -> BaseTrigger:
-    if key.startswith("every:"):
-        return IntervalTrigger(seconds=float(key[6:]), timezone=TZ)
-    if key.startswith("cron:"):
-        return CronTrigger.from_crontab(key[5:], timezone=TZ)
-    return default_trigger()
-
-
-def first_run(key: str, last_started: datetime | None, now: datetime) -> datetime:
-    """When a group first runs: now if it never ran or a run fell due while we were down
-    (coalesced: one run, not one per missed slot), else its next scheduled time."""
-    if last_started is None:
-        return now
-    if key.startswith("every:"):
-        due = last_started + timedelta(seconds=float(key[6:]))
-    else:
-        due = trigger_for(key).get_next_fire_time(None, last_started + timedelta(seconds=1))
-    return now if due is None or due <= now else due
-
-
-class Daemon:
+class Daemon(SignalHandlers):
     """The running daemon: scheduler, jobs, the optional HTTP server and the stop sequence."""
 
     def __init__(
@@ -228,7 +190,7 @@ class Daemon:
         with Store(self.opts.db) as store:
             store.daemons.beat(self.pid, HOST, status, next_runs)
 
-    # ---- set-up and the stop sequence ---------------------------------------------
+    # ---- set-up ---------------------------------------------------------------------
 
     def groups(self) -> dict[str, list[Seed]]:
         """The seeds by schedule key: one crawl job per group."""
@@ -275,67 +237,6 @@ class Daemon:
                 when.isoformat(timespec="seconds"),
             )
 
-    # ---- SIGHUP: reload the seeds, reopen the logs -----------------------------------
-
-    def on_hangup(self, signum: int, frame: object) -> None:
-        if not self.stopping.is_set():
-            threading.Thread(target=self.reload, name="reload").start()
-
-    def reload(self) -> None:
-        """Re-read the seed files and reschedule; on a bad file keep the seeds in use."""
-        with self.reload_lock:
-            reopen_logs()
-            logger.info("Received SIGHUP: reloading the seeds, reopening the logs")
-            try:
-                seeds = load_seeds(self.seed_paths, only=self.portals or None)
-            except (SeedError, OSError) as exc:
-                logger.error(
-                    "Seeds not reloaded, keeping the %d portals in use: %s",
-                    len(self.opts.seeds),
-                    exc,
-                )
-                return
-            old = {s.id for s in self.opts.seeds}
-            self.opts = replace(self.opts, seeds=seeds)
-            self.sync_crawl_jobs()
-            new = {s.id for s in seeds}
-            logger.info(
-                "Seeds reloaded: %d portals (added: %s; removed: %s)",
-                len(seeds),
-                ", ".join(sorted(new - old)) or "none",
-                ", ".join(sorted(old - new)) or "none",
-            )
-            self.beat()
-
-    def sync_crawl_jobs(self) -> None:
-        """Make the crawl jobs match the seeds: changed groups keep their next run time
-        (a crawl running now finishes with the seeds it started with)."""
-        groups = self.groups()
-        for job in self.scheduler.get_jobs():
-            key = job.id.removeprefix("crawl:")
-            if job.id.startswith("crawl:") and key not in groups:
-                job.remove()
-            elif job.id.startswith("crawl:"):
-                job.modify(args=[key, groups.pop(key)])
-        self.add_crawl_jobs(groups)
-
-    # ---- SIGTERM/SIGINT: the stop sequence --------------------------------------------
-
-    def on_signal(self, signum: int, frame: object) -> None:
-        if self.stopping.is_set():
-            return
-        self.stop_deadline = time.monotonic() + self.opts.stop_timeout
-        self.stopping.set()
-        threading.Thread(target=self._shutdown, args=(signum,), name="shutdown").start()
-
-    def _shutdown(self, signum: int) -> None:
-        logger.info(
-            "Received %s: taking no new jobs, stopping within %g s",
-            signal.Signals(signum).name,
-            self.opts.stop_timeout,
-        )
-        self.scheduler.shutdown(wait=False)
-
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit status (0 after a clean stop)."""
         signal.signal(signal.SIGTERM, self.on_signal)
@@ -371,62 +272,6 @@ class Daemon:
         self.beat()
         self.scheduler.start()  # blocks until on_signal shuts it down
         return self.finish()
-
-    def finish(self) -> int:
-        """Wait for running jobs until the stop deadline, then stop the crawls still
-        running (their whole process tree); flush deliveries. Returns the exit status."""
-        grace = min(KILL_GRACE, self.opts.stop_timeout / 3)  # SIGTERM → SIGKILL, in the timeout
-        if not self._wait_idle(self.stop_deadline - grace - time.monotonic()):
-            logger.warning(
-                "Crawls still running %g s before the stop timeout: stopping them", grace
-            )
-            self.cut_short = True
-            children.stop_children(grace)  # and their extraction workers: the whole tree of each
-            if not self._wait_idle(10.0):
-                logger.error("Jobs still running after the crawls were stopped: leaving them")
-                self._stopped()
-                return 1
-        logger.info("Flushing deliveries")
-        try:
-            self._deliver()
-        except Exception:
-            logger.exception(
-                "Final delivery round failed; the outbox keeps the mails for next time"
-            )
-        if self.server:
-            self.server.stop()
-        if self.hosts:
-            self.hosts.close()  # idle now: they exit at the end of their input
-        self._stopped()
-        return 0
-
-    def _stopped(self) -> None:
-        with Store(self.opts.db) as store:
-            store.daemons.stopped(self.pid)
-        logger.info("Daemon %s stopped", self.pid)
-
-    def _wait_idle(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.active_cv:
-            while self.active:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.active_cv.wait(left)
-        return True
-
-
-def reopen_logs() -> None:
-    """Reopen every log file the root logger writes to (after logrotate moved it)."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.acquire()
-            try:
-                if handler.stream:
-                    handler.stream.close()
-                handler.stream = handler._open()
-            finally:
-                handler.release()
 
 
 def run_daemon(
