@@ -11,8 +11,9 @@ time for the requests, and the rest), the rest of the parent (seeds, store, run,
 output); and whether extraction workers started (they should not: every report answers
 304). The crawl process starts with the CLI (``monitor.standby``); runs alternate with
 runs that start it when the job is ready (``NIANBAO_STANDBY=0``), as before. Prints the
-machine's load average too: on a busy machine every figure grows. Goal (issue 12): under
-1.5 s all told.
+machine's load average too: on a busy machine every figure grows. And the floor: plain
+Scrapy in a new process crawling the same portal (``bench/plain_scrapy.py``), runs
+alternating with the others. Goal (issue 12): under 1.5 s all told.
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ def run(db: Path, seeds: Path, standby: bool = True) -> tuple[float, dict]:
     return wall, json.loads(out.stdout)
 
 
+def plain_scrapy(mirror: MirrorServer) -> tuple[float, dict]:
+    """The same portal crawled by plain Scrapy in a new process (``bench/plain_scrapy.py``)."""
+    script = ROOT / "bench" / "plain_scrapy.py"
+    start, allow = mirror.url("/bench/list/index.html"), mirror.url("/bench/")
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, str(script), start, allow], capture_output=True, text=True, check=True
+    )
+    return time.monotonic() - t0, json.loads(out.stdout.splitlines()[-1])
+
+
 def import_seconds() -> float:
     t0 = time.monotonic()
     subprocess.run([*NIANBAO, "--version"], capture_output=True, check=True)
@@ -87,8 +99,8 @@ def main() -> None:
             )
             load = os.getloadavg()[0]
             walls, inner, scrapy, workers, standbys = [], [], [], 0, 0
-            without = []
-            for _ in range(args.repeat):  # alternating, so both see the same machine
+            without, plain = [], []
+            for _ in range(args.repeat):  # alternating, so all see the same machine
                 wall, doc = run(db, seeds)
                 stats = doc.get("stats", {})
                 walls.append(wall)
@@ -97,6 +109,7 @@ def main() -> None:
                 workers = max(workers, stats.get("workers_started", 0))
                 standbys += bool(stats.get("standby"))
                 without.append(run(db, seeds, standby=False)[0])
+                plain.append(plain_scrapy(mirror))
             startup = statistics.median(import_seconds() for _ in range(3))
             child, requests = statistics.median(inner), statistics.median(scrapy)
             median = statistics.median(walls)
@@ -118,8 +131,17 @@ def main() -> None:
                 f"before the job came, and its shut-down); the rest of the parent "
                 f"{median - child - startup:.2f} s (seeds, store, run, detect, output)"
             )
+            walls_plain = [wall for wall, _ in plain]
             print(
-                f"  {stats.get('conditional_requests', 0)} conditional requests; "
+                f"  the floor, plain Scrapy in a new process crawling the same portal "
+                f"(bench/plain_scrapy.py: {plain[-1][1]['requests']} requests, no job dir, "
+                f"store or extraction): median {statistics.median(walls_plain):.2f} s, "
+                f"best {min(walls_plain):.2f} s (Scrapy's elapsed median "
+                f"{statistics.median(p['elapsed'] for _, p in plain):.2f} s)"
+            )
+            print(
+                f"  {stats.get('conditional_requests', 0)} conditional requests, "
+                f"{stats.get('queued_on_disk', 0)} queued on disk; "
                 f"extraction workers started: {workers}; "
                 f"events {doc.get('new', 0)} new, "
                 f"{doc.get('edited', 0)} edited"

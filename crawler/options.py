@@ -88,6 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
         "NIANBAO_MAX_LIST_DEPTH", 3, "int", "hops from a start page through columns and pagination"
     ),
     _crawl(
+        "NIANBAO_QUEUE_IN_MEMORY",
+        1000,
+        "int",
+        "requests queued in memory before a crawl's queue goes to its job dir; saved there on a stop",
+    ),
+    _crawl(
         "NIANBAO_HTML_MAXSIZE",
         3 * 1024 * 1024,
         "int",

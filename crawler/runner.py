@@ -108,7 +108,7 @@ def run(job: dict) -> dict:
     crawler = process.create_crawler(PortalSpider)
     if mark is not None:  # after the scheduler closed (queue saved), whatever the reason
         crawler.signals.connect(
-            lambda reason="", **_: _closed(mark, reason),
+            lambda reason="", **_: _closed(mark, reason, crawler.stats.get_stats()),
             signal=signals.spider_closed,
             weak=False,
         )
@@ -117,10 +117,13 @@ def run(job: dict) -> dict:
     return crawler.stats.get_stats() if crawler.stats else {}
 
 
-def _closed(mark: Path, reason: str) -> None:
+def _closed(mark: Path, reason: str, stats: dict) -> None:
     """The crawl has closed and Scrapy has saved its queue: write the job dir's mark,
     flushed to the disk with the queue (``seal``) unless the crawl finished (its caller
-    removes the job dir then)."""
+    removes the job dir then). A queue that could not be saved whole (``queue_damaged``
+    in the stats) gets no mark: a resume then starts from what was stored."""
+    if stats.get("nianbao/queue_damaged"):
+        return
     if reason == "finished":
         mark.touch()
     else:
@@ -172,6 +175,7 @@ def final_figures(stats: dict) -> dict:
     final["skipped_same_bytes"] = stats.get("nianbao/skipped/same_bytes", 0)
     final["capped"] = stats.get("nianbao/capped", 0)
     final["workers_started"] = stats.get("nianbao/worker/started", 0)
+    final["queued_on_disk"] = stats.get("scheduler/enqueued/disk", 0)  # the rest in memory
     if stats.get("nianbao/disk_full"):  # the store's error when a full disk stopped the crawl
         final["disk_full"] = stats["nianbao/disk_full"]
     if stats.get("nianbao/queue_damaged"):  # what went wrong with the disk queue

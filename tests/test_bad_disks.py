@@ -183,7 +183,7 @@ run() {{  # NAME ARGS...: stdout, stderr and exit code into $OUT/NAME.*
     "$PY" -m monitor "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
     echo $? > "$OUT/$name.rc"
 }}
-run crawl1 {crawl}
+run crawl1 {crawl} -s NIANBAO_QUEUE_IN_MEMORY=0  # every request through the disk queue
 ls -A "$DISK/jobs/nianbao" > "$OUT/jobs1.txt" 2>/dev/null
 umount "$DISK/jobs"
 run crawl2 {crawl}
@@ -208,6 +208,54 @@ def test_a_job_dir_whose_disk_fills_stops_the_crawl_unfinished(tmp_path, bench):
     new = query(db, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY 1")
     assert len(new) == PAGES and {n for _, n in new} == {1}
     assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
+
+
+STOP_FULL = r"""
+set -u
+mount -t tmpfs -o size=64m tmpfs "$DISK" || exit 97
+mkdir -p "$DISK/jobs" && mount -t tmpfs -o size=1m tmpfs "$DISK/jobs" || exit 97
+"$PY" -m monitor {crawl} -s DOWNLOAD_DELAY=0.05 -s RANDOMIZE_DOWNLOAD_DELAY=0 \
+    > "$OUT/crawl1.out" 2> "$OUT/crawl1.err" &
+crawl=$!
+"$PY" - <<'END' || exit 98
+import os, sqlite3, time
+db = os.environ["DISK"] + "/nianbao.db"
+for _ in range(1200):  # until 10 reports are stored
+    try:
+        if sqlite3.connect(db).execute("SELECT COUNT(*) FROM versions").fetchone()[0] >= 10:
+            break
+    except sqlite3.Error:
+        pass
+    time.sleep(0.05)
+END
+dd if=/dev/zero of="$DISK/jobs/filler" bs=4k 2> /dev/null  # until the job dir's disk is full
+kill -TERM $crawl
+wait $crawl
+echo $? > "$OUT/crawl1.rc"
+ls -A "$DISK"/jobs/nianbao/*/scrapy > "$OUT/jobs1.txt" 2>&1
+rm "$DISK/jobs/filler"
+"$PY" -m monitor {crawl} --resume > "$OUT/crawl2.out" 2> "$OUT/crawl2.err"
+echo $? > "$OUT/crawl2.rc"
+mkdir -p "$OUT/after2" && cp "$DISK"/nianbao.db* "$OUT/after2/"
+"""
+
+
+def test_a_stop_whose_queue_does_not_fit_resumes_from_what_was_stored(tmp_path, bench):
+    """A crawl stopped mid-way writes the queue it kept in memory to its job dir; on a
+    disk with no room for it the queue is not whole, so it gets no mark: the resume
+    starts from the reports stored, as after a kill -9, and the two runs are whole."""
+    out = run_scenario(tmp_path, bench, STOP_FULL)
+    code, stdout, stderr = read(out, "crawl1")
+    assert code == 1, stderr
+    assert "nianbao-closed" not in (out / "jobs1.txt").read_text()  # the queue did not fit
+    code, stdout, stderr = read(out, "crawl2")
+    assert code == 0, stderr
+    assert json.loads(stdout)["stats"]["resumed_from"] == [1]
+    db = out / "after2" / "nianbao.db"
+    new = query(db, "SELECT report_id, COUNT(*) FROM events WHERE kind = 'new' GROUP BY 1")
+    assert len(new) == PAGES and {n for _, n in new} == {1}
+    assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
+    assert query(db, "SELECT id, status FROM crawl_runs") == [(1, "interrupted"), (2, "ok")]
 
 
 def test_a_database_on_a_read_only_mount_is_refused_untouched(tmp_path):

@@ -51,12 +51,12 @@ def args(seeds: Path, *more: str) -> list[str]:
     ]
 
 
-def start_crawl(db: Path, seeds: Path) -> subprocess.Popen:
+def start_crawl(db: Path, seeds: Path, *more: str) -> subprocess.Popen:
     """``nianbao crawl`` in a process group of its own (so the group can be killed), with
     Ctrl-C's default meaning: a test run started in the background of a script inherits
     SIGINT ignored, as every background job does, and a terminal's Ctrl-C is the point."""
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor", *args(seeds)],
+        [sys.executable, "-m", "monitor", *args(seeds, *more)],
         cwd=ROOT,
         env=dict(os.environ, NIANBAO_DB=str(db)),
         stdout=subprocess.DEVNULL,
@@ -130,12 +130,16 @@ def assert_resumed_whole(
         assert stored and not twice & stored, sorted(twice & stored)[:5]
 
 
+# each stop with the queue held another way (NIANBAO_QUEUE_IN_MEMORY): in memory until
+# the stop writes it to the job dir, on disk from the start, in memory and then on disk
 @pytest.mark.parametrize(
-    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["TERM", "Ctrl-C", "hangup"]
+    ("signum", "in_memory"),
+    [(signal.SIGTERM, 1000), (signal.SIGINT, 0), (signal.SIGHUP, 20)],
+    ids=["TERM-memory", "Ctrl-C-disk", "hangup-spilled"],
 )
-def test_stop_then_resume_fetches_no_page_twice(setup, bench, signum):
+def test_stop_then_resume_fetches_no_page_twice(setup, bench, signum, in_memory):
     db, seeds = setup
-    first = start_crawl(db, seeds)
+    first = start_crawl(db, seeds, "-s", f"NIANBAO_QUEUE_IN_MEMORY={in_memory}")
     wait_for(lambda: mid_crawl(db, bench), 60, "10 report pages fetched", first)
     # SIGTERM to the process; SIGINT and SIGHUP to its process group, as a terminal's
     # Ctrl-C and hang-up (a closed SSH session) do (the crawl child has a group of its
@@ -214,6 +218,22 @@ def test_a_saved_queue_cut_short_stops_the_resume_and_a_plain_crawl_completes(se
     assert len(new) == reports and {n for _, n in new} == {1}
     assert query(db, "SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')") == [(0,)]
     assert query(db, "SELECT id FROM crawl_runs WHERE status = 'running'") == []
+
+
+def test_the_queue_is_in_memory_up_to_its_limit_then_on_disk(setup, bench):
+    """NIANBAO_QUEUE_IN_MEMORY: a crawl of more requests than that queues the rest on disk
+    (bounded memory) and is whole; one of fewer never writes its queue."""
+    db, seeds = setup
+    spilled = run_cli(*args(seeds, "-s", "NIANBAO_QUEUE_IN_MEMORY=20"), db=db, timeout=120)
+    assert spilled.returncode == 0, spilled.stderr[-2000:]
+    result = json.loads(spilled.stdout)
+    assert result["new"] == len(bench.expected_reports("bench"))
+    assert result["stats"]["queued_on_disk"] > 0
+    assert not any(jobs_dir(db).iterdir())  # finished: the job dir is gone
+    again = run_cli(*args(seeds), db=db, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    result = json.loads(again.stdout)
+    assert result["stats"]["queued_on_disk"] == 0 and result["edited"] == 0
 
 
 def test_resume_with_nothing_to_resume_is_bad_usage(setup, bench):
