@@ -11,7 +11,7 @@ Goals (issue 9): 0 lost, 0 duplicated, 0 left running, peak RSS under 1.5 GB.
 
 A fault is a function in ``FAULTS``: ``fault(ctx) -> dict`` with its own extra columns;
 ``ctx`` gives the database, the seeds and ``start``/``finish`` of crawls. Add new ones
-there (worker killed, zip bomb, SIGHUP, ...).
+there (worker killed, zip bomb, SIGHUP and resume, a saved queue cut short, ...).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,20 +61,35 @@ class Ctx:
             out += ["-s", f"{key}={value}"]
         return out
 
-    def start(self) -> subprocess.Popen:
-        """A ``nianbao crawl`` in its own process group."""
+    def start(self, *more: str) -> subprocess.Popen:
+        """A ``nianbao crawl`` (``more``: its extra arguments) in its own process group, with
+        SIGHUP's default meaning even when this script runs under ``nohup``."""
         return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *self.args()],
+            [sys.executable, "-m", "monitor", *self.args(), *more],
             cwd=ROOT,
             env=dict(os.environ, NIANBAO_DB=str(self.db)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
         )
 
-    def finish(self) -> int:
+    def finish(self, *more: str) -> int:
         """A whole crawl; its exit status."""
-        return self.start().wait(timeout=600)
+        return self.start(*more).wait(timeout=600)
+
+    def fetched_twice(self) -> int:
+        """Report pages the mirror served more than once (GET)."""
+        served = Counter(
+            path.split("?")[0]
+            for method, path, _ in self.mirror.requests_seen
+            if method == "GET" and path.startswith("/bench/art/")
+        )
+        return sum(1 for n in served.values() if n > 1)
+
+    def status(self, run_id: int) -> str:
+        rows = self.query("SELECT status FROM crawl_runs WHERE id = ?", (run_id,))
+        return rows[0][0] if rows else ""
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
@@ -129,6 +145,64 @@ def kill_9_edit(ctx: Ctx) -> dict:
     crawl.wait()
     ctx.finish()
     return {"recover_s": time.monotonic() - t0}
+
+
+def _stopped(ctx: Ctx, signum: int, *more: str) -> float:
+    """Start a crawl, send ``signum`` to its process group mid-crawl; the time it took to
+    stop."""
+    crawl = ctx.start(*more)
+    ctx.wait_versions(1, ctx.pages // 10)
+    t0 = time.monotonic()
+    os.killpg(crawl.pid, signum)
+    crawl.wait(timeout=120)
+    return time.monotonic() - t0
+
+
+def hangup_resume(ctx: Ctx) -> dict:
+    """The terminal of a crawl closed (SIGHUP to its group) mid-crawl, then ``--resume``:
+    the queue held in memory is saved at the stop, so no report page is fetched twice."""
+    stop_s = _stopped(ctx, signal.SIGHUP)
+    t0 = time.monotonic()
+    ctx.finish("--resume")
+    return {
+        "recover_s": time.monotonic() - t0,
+        "stop_s": stop_s,
+        "status": f"{ctx.status(1)}, {ctx.status(2)}",
+        "fetched_twice": ctx.fetched_twice(),
+    }
+
+
+def term_resume_spilled(ctx: Ctx) -> dict:
+    """SIGTERM mid-crawl with only 50 requests held in memory (the rest of the queue on
+    disk, as in a crawl of 100,000 pages), then ``--resume``."""
+    stop_s = _stopped(ctx, signal.SIGTERM, "-s", "NIANBAO_QUEUE_IN_MEMORY=50")
+    t0 = time.monotonic()
+    ctx.finish("--resume", "-s", "NIANBAO_QUEUE_IN_MEMORY=50")
+    return {
+        "recover_s": time.monotonic() - t0,
+        "stop_s": stop_s,
+        "status": f"{ctx.status(1)}, {ctx.status(2)}",
+        "fetched_twice": ctx.fetched_twice(),
+    }
+
+
+def queue_cut_short(ctx: Ctx) -> dict:
+    """SIGTERM mid-crawl, the saved queue cut to half (a power cut before the disk had
+    it), ``--resume`` (stops at once, judged on nothing), then a plain crawl."""
+    _stopped(ctx, signal.SIGTERM)
+    for queue in (ctx.db.parent / "jobs").rglob("requests.queue/**/*"):
+        if queue.is_file() and queue.name != "active.json":
+            with open(queue, "r+b") as fh:
+                fh.truncate(queue.stat().st_size // 2)
+    t0 = time.monotonic()
+    resumed = ctx.finish("--resume")
+    ctx.finish()
+    removed = ctx.query("SELECT COUNT(*) FROM events WHERE kind IN ('removed', 'moved')")
+    return {
+        "recover_s": time.monotonic() - t0,
+        "status": f"{ctx.status(1)}, {ctx.status(2)} (exit {resumed}), {ctx.status(3)}",
+        "removed": removed[0][0] if removed else 0,
+    }
 
 
 def _state(pid: int) -> str:
@@ -248,9 +322,22 @@ FAULTS: list[Callable[[Ctx], dict]] = [
     worker_killed,
     workers_killed,
     hostile_files,
+    hangup_resume,
+    term_resume_spilled,
+    queue_cut_short,
 ]
 """Every fault, in the order they run. Other faults are added here."""
-EXTRA_COLUMNS = ("child_exit_s", "silent", "worker_died", "status", "problems", "elsewhere_fetched")
+EXTRA_COLUMNS = (
+    "child_exit_s",
+    "stop_s",
+    "silent",
+    "worker_died",
+    "status",
+    "problems",
+    "elsewhere_fetched",
+    "fetched_twice",
+    "removed",
+)
 
 
 def losses(ctx: Ctx) -> dict:
@@ -297,7 +384,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="fault names to run (default: all)")
     args = parser.parse_args()
     print(
-        f"{'fault':<16} {'events lost':>11} {'duplicated':>10} {'pages lost':>10} "
+        f"{'fault':<20} {'events lost':>11} {'duplicated':>10} {'pages lost':>10} "
         f"{'running':>7} {'peak RSS MB':>11} {'recover s':>9}  extra"
     )
     rows = []
@@ -312,7 +399,7 @@ def main() -> None:
             if k in EXTRA_COLUMNS
         }
         print(
-            f"{row['fault']:<16} {row['events_lost']:>11} {row['events_dup']:>10} "
+            f"{row['fault']:<20} {row['events_lost']:>11} {row['events_dup']:>10} "
             f"{row['pages_lost']:>10} {row['left_running']:>7} {row['peak_rss_mb']:>11.0f} "
             f"{row['recover_s']:>9.1f}  {extra or ''}",
             flush=True,
