@@ -158,32 +158,30 @@ def _stopped(ctx: Ctx, signum: int, *more: str) -> float:
     return time.monotonic() - t0
 
 
-def hangup_resume(ctx: Ctx) -> dict:
-    """The terminal of a crawl closed (SIGHUP to its group) mid-crawl, then ``--resume``:
-    the queue held in memory is saved at the stop, so no report page is fetched twice."""
-    stop_s = _stopped(ctx, signal.SIGHUP)
+def _stop_and_resume(ctx: Ctx, signum: int, *more: str) -> dict:
+    """Stop a crawl with ``signum`` mid-crawl, then ``--resume`` it (``more``: both crawls'
+    extra arguments)."""
+    stop_s = _stopped(ctx, signum, *more)
     t0 = time.monotonic()
-    ctx.finish("--resume")
+    ctx.finish("--resume", *more)
     return {
         "recover_s": time.monotonic() - t0,
         "stop_s": stop_s,
         "status": f"{ctx.status(1)}, {ctx.status(2)}",
         "fetched_twice": ctx.fetched_twice(),
     }
+
+
+def hangup_resume(ctx: Ctx) -> dict:
+    """The terminal of a crawl closed (SIGHUP to its group) mid-crawl, then ``--resume``:
+    the queue held in memory is saved at the stop, so no report page is fetched twice."""
+    return _stop_and_resume(ctx, signal.SIGHUP)
 
 
 def term_resume_spilled(ctx: Ctx) -> dict:
     """SIGTERM mid-crawl with only 50 requests held in memory (the rest of the queue on
     disk, as in a crawl of 100,000 pages), then ``--resume``."""
-    stop_s = _stopped(ctx, signal.SIGTERM, "-s", "NIANBAO_QUEUE_IN_MEMORY=50")
-    t0 = time.monotonic()
-    ctx.finish("--resume", "-s", "NIANBAO_QUEUE_IN_MEMORY=50")
-    return {
-        "recover_s": time.monotonic() - t0,
-        "stop_s": stop_s,
-        "status": f"{ctx.status(1)}, {ctx.status(2)}",
-        "fetched_twice": ctx.fetched_twice(),
-    }
+    return _stop_and_resume(ctx, signal.SIGTERM, "-s", "NIANBAO_QUEUE_IN_MEMORY=50")
 
 
 def queue_cut_short(ctx: Ctx) -> dict:
