@@ -147,3 +147,41 @@ def test_bad_cron_is_exit_2_from_every_command_that_loads_seeds(tmp_path, cli, d
     assert f"{path}:7: portal 'qidong', key 'schedule'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not db_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("pair", "says"),
+    [
+        ("NIANBAO_MAX_LIST_PAGES=many", "takes a whole number"),
+        ("NIANBAO_QUEUE_IN_MEMORY=1.5", "takes a whole number"),
+        ("DOWNLOAD_DELAY=soon", "takes a number"),
+        ("AUTOTHROTTLE_ENABLED=maybe", "takes true or false"),
+        ("NODELAY", "expected KEY=VALUE"),
+    ],
+)
+def test_a_setting_that_does_not_fit_its_type_is_exit_2_before_any_crawl(
+    tmp_path, cli, db_path, pair, says
+):
+    """Once, `-s NIANBAO_MAX_LIST_PAGES=abc` crawled for minutes and then failed the run."""
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    result = cli("crawl", "--seeds", str(path), "-s", pair, db=db_path)
+    assert result.returncode == 2, result.stderr
+    assert f"--set '{pair}'" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db_path.exists()
+
+
+def test_settings_of_every_type_that_fit_are_taken():
+    from monitor.cli.util import parse_settings
+
+    pairs = ("DOWNLOAD_TIMEOUT=7.5", "AUTOTHROTTLE_ENABLED=false", "RANDOMIZE_DOWNLOAD_DELAY=0")
+    pairs += ("NIANBAO_MAX_LIST_PAGES=8", "NIANBAO_CONTACT=123", "ITEM_PIPELINES={}")
+    assert parse_settings(pairs) == {
+        "DOWNLOAD_TIMEOUT": 7.5,
+        "AUTOTHROTTLE_ENABLED": False,
+        "RANDOMIZE_DOWNLOAD_DELAY": 0,
+        "NIANBAO_MAX_LIST_PAGES": 8,
+        "NIANBAO_CONTACT": "123",  # text stays text
+        "ITEM_PIPELINES": {},
+    }

@@ -138,17 +138,72 @@ def open_store(db: Path) -> Store:
 
 
 def parse_settings(pairs: tuple[str, ...]) -> dict:
-    """``-s KEY=VALUE`` pairs into Scrapy settings (values parsed as JSON when they can be)."""
+    """``-s KEY=VALUE`` pairs into Scrapy settings (values parsed as JSON when they can be).
+
+    A value that does not fit the setting's type (a declared ``NIANBAO_*`` setting's, or
+    the type of its default in ``crawler.settings``) is bad usage here, not a crawl that
+    fails later on a ``ValueError``: ``-s NIANBAO_MAX_LIST_PAGES=many`` exits 2.
+    """
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise BadInput(f"--set {pair!r}: expected KEY=VALUE")
+        kind = setting_type(key)
+        if kind in ("str", "path"):
+            out[key] = value  # as written: `-s NIANBAO_CONTACT=123` stays text
+            continue
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
+        if kind and not fits(out[key], kind):
+            raise BadInput(f"--set {pair!r}: {key} takes {TYPE_WORDS[kind]}, not {value!r}")
     return out
+
+
+TYPE_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "duration": "a duration such as 30s, 10m or 2h",
+}
+
+
+def setting_type(key: str) -> str | None:
+    """The type of setting ``key``: declared (``crawler.options``), else from its default
+    in ``crawler.settings``: ``bool``, or ``float`` for a number (Scrapy reads some whole
+    defaults, such as ``DOWNLOAD_TIMEOUT``, with ``getfloat``), else None (unchecked)."""
+    if key in BY_NAME:
+        return BY_NAME[key].type
+    from crawler import settings as project
+
+    default = getattr(project, key, None) if key.isupper() else None
+    if isinstance(default, bool):
+        return "bool"
+    return "float" if isinstance(default, (int, float)) else None
+
+
+def fits(value: object, kind: str) -> bool:
+    """Whether ``value`` (from ``-s``, JSON-decoded when it could be) reads as ``kind`` the
+    way Scrapy's ``Settings.getint`` / ``getfloat`` / ``getbool`` and ``parse_duration`` read it."""
+    if kind == "bool":
+        return value in (True, False, 0, 1) or str(value).lower() in ("true", "false", "0", "1")
+    if kind == "duration":
+        try:
+            parse_duration(str(value))
+        except ValueError:
+            return False
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return kind == "float" or value == int(value)
+    try:
+        (float if kind == "float" else int)(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def http_address(
