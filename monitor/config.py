@@ -56,6 +56,59 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)]
 
 
+ON_OFF = ("1", "true", "yes", "on", "0", "false", "no", "off")  # what ``is_on`` is given
+TYPE_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false (1/0, yes/no, on/off)",
+    "flag": "true or false",
+    "duration": "a duration such as 30s, 10m or 2h",
+}
+
+
+class SettingError(ValueError):
+    """A setting's value that does not fit its type (bad input: exit 2)."""
+
+
+def fits(value: object, kind: str) -> bool:
+    """Whether ``value`` reads as a setting of type ``kind``: ``int``, ``float``,
+    ``duration``, ``bool`` (ours, read by ``is_on``) or ``flag`` (a Scrapy bool, read by
+    ``Settings.getbool``); other kinds take anything.
+
+    >>> fits("12", "int"), fits(2.5, "int"), fits("off", "bool"), fits("off", "flag")
+    (True, False, True, False)
+    """
+    if kind in ("bool", "flag"):
+        words = ON_OFF if kind == "bool" else ("1", "true", "0", "false")
+        return str(value).strip().lower() in words
+    if kind == "duration":
+        return bool(DURATION.match(str(value))) and float(DURATION.match(str(value))[1]) > 0
+    if kind not in ("int", "float"):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return kind == "float" or value == int(value)
+    try:
+        (float if kind == "float" else int)(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def check_environment() -> None:
+    """Every declared setting set in the environment fits its type, or ``SettingError``
+    names the variable (a secret's value is never shown)."""
+    for setting in SETTINGS:
+        value = env(setting.env) if setting.env else None
+        if value and not fits(value, setting.type):
+            shown = "***" if setting.secret else repr(value)
+            raise SettingError(
+                f"${setting.env} is {shown} (environment): {setting.name} takes "
+                f"{TYPE_WORDS[setting.type]}"
+            )
+
+
 def default_db() -> str:
     """The database path: ``NIANBAO_DB`` or ``./nianbao.db``."""
     return env("NIANBAO_DB") or str(declared("NIANBAO_DB"))

@@ -185,3 +185,26 @@ def test_settings_of_every_type_that_fit_are_taken():
         "NIANBAO_CONTACT": "123",  # text stays text
         "ITEM_PIPELINES": {},
     }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("NIANBAO_DISK_LOW_MB", "abc", "takes a whole number"),
+        ("NIANBAO_MEMORY_LIMIT_MB", "lots", "takes a whole number"),
+        ("NIANBAO_STANDBY", "maybe", "takes true or false"),
+        ("NIANBAO_CRAWL_TIMEOUT", "soon", "takes a duration"),
+    ],
+)
+def test_an_environment_setting_that_does_not_fit_is_exit_2_for_any_command(
+    tmp_path, cli, db_path, variable, value, says
+):
+    """They used to end a crawl in a traceback (NIANBAO_DISK_LOW_MB=abc: ValueError)."""
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    for command in (["crawl", "--seeds", str(path)], ["events"]):
+        result = cli(*command, db=db_path, env={variable: value})
+        assert result.returncode == 2, result.stderr
+        assert f"${variable} is '{value}' (environment)" in result.stderr and says in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not db_path.exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from monitor import config
 from monitor.cli.util import BadInput, JobFailed, db_option, echo_json, json_option, open_store
 from monitor.config import default_db
 from monitor.store import (
@@ -33,15 +34,20 @@ from monitor.store import (
 
 
 class Group(click.Group):
-    """The ``nianbao`` group: an SQLite error that means a damaged file is a ``BadInput``;
-    a full disk (``is_disk_full``) under the database is a ``JobFailed`` (exit 1) that says
-    so, never a traceback."""
+    """The ``nianbao`` group: a ``$NIANBAO_*`` whose value does not fit its setting's
+    type is a ``BadInput`` before any command runs; an SQLite error that means a damaged
+    file is a ``BadInput``; a full disk (``is_disk_full``) under the database is a
+    ``JobFailed`` (exit 1) that says so, never a traceback."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["nianbao.argv"] = list(args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> object:
+        try:
+            config.check_environment()  # a bad $NIANBAO_* is bad input for every command
+        except config.SettingError as exc:
+            raise BadInput(str(exc)) from None
         try:
             return super().invoke(ctx)
         except DiskFull as exc:  # met opening a store

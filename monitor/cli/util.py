@@ -17,7 +17,7 @@ import click
 
 from crawler.options import BY_NAME
 from crawler.seeds import Seed, SeedError, load_seeds
-from monitor.config import default_db, parse_duration
+from monitor.config import TYPE_WORDS, default_db, fits, parse_duration
 from monitor.store import DiskFull, Store, StoreError
 
 DEFAULT_SEEDS = Path("seeds")
@@ -162,17 +162,9 @@ def parse_settings(pairs: tuple[str, ...]) -> dict:
     return out
 
 
-TYPE_WORDS = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "duration": "a duration such as 30s, 10m or 2h",
-}
-
-
 def setting_type(key: str) -> str | None:
     """The type of setting ``key``: declared (``crawler.options``), else from its default
-    in ``crawler.settings``: ``bool``, or ``float`` for a number (Scrapy reads some whole
+    in ``crawler.settings``: ``flag`` (a Scrapy bool), or ``float`` for a number (Scrapy reads some whole
     defaults, such as ``DOWNLOAD_TIMEOUT``, with ``getfloat``), else None (unchecked)."""
     if key in BY_NAME:
         return BY_NAME[key].type
@@ -180,30 +172,8 @@ def setting_type(key: str) -> str | None:
 
     default = getattr(project, key, None) if key.isupper() else None
     if isinstance(default, bool):
-        return "bool"
+        return "flag"
     return "float" if isinstance(default, (int, float)) else None
-
-
-def fits(value: object, kind: str) -> bool:
-    """Whether ``value`` (from ``-s``, JSON-decoded when it could be) reads as ``kind`` the
-    way Scrapy's ``Settings.getint`` / ``getfloat`` / ``getbool`` and ``parse_duration`` read it."""
-    if kind == "bool":
-        return value in (True, False, 0, 1) or str(value).lower() in ("true", "false", "0", "1")
-    if kind == "duration":
-        try:
-            parse_duration(str(value))
-        except ValueError:
-            return False
-        return True
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return kind == "float" or value == int(value)
-    try:
-        (float if kind == "float" else int)(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def http_address(
