@@ -17,12 +17,13 @@ Requests are leased while a worker works on them (``crawler.leases``): a killed 
 requests go back in the queue. A request can thus run twice; its items then carry the
 same ``item_id`` and the ingest process stores each id once.
 
-May import: crawler.leases, crawler.items, crawler.runner, crawler.scratch, crawler.spiders,
-scrapy, scrapy_redis, redis (never monitor/).
+May import: crawler.leases, crawler.items, crawler.redisconn, crawler.runner, crawler.scratch,
+crawler.spiders, scrapy, scrapy_redis, redis (never monitor/).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -41,15 +42,21 @@ from scrapy.exceptions import DontCloseSpider
 from crawler.items import Extracted, FetchProblem, ListingItem, PageItem
 from crawler.leases import (  # noqa: F401  (the run's keys and leases, used from monitor/)
     CURRENT,
-    LOST,
     POP_LEASED,
     LeasedQueue,
-    Outage,
     RunKeys,
-    connect,
     lease_keys,
     pending,
     requeue_expired,
+)
+from crawler.redisconn import (  # noqa: F401  (used from monitor/ too)
+    FULL,
+    LOST,
+    EvictingPolicy,
+    Full,
+    Outage,
+    check_policy,
+    connect,
 )
 from crawler.scratch import scratch, sweep
 from crawler.spiders.portals import PortalSpider
@@ -82,21 +89,39 @@ class DistributedSpider(PortalSpider):
 
 
 class RedisItemPipeline:
-    """Push every item to the run's ``items`` list (the last pipeline: after extraction)."""
+    """Push every item to the run's ``items`` list (the last pipeline: after extraction).
+
+    A full Redis (maxmemory, noeviction) is back-pressure: the item waits here, its
+    request stays in progress (its lease renewed) until the ingest process has freed
+    memory and the push works. A Redis gone for a moment is waited for the same way."""
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.keys = RunKeys(crawler.settings.get("NIANBAO_REDIS_PREFIX"))
-        self.client = connect(crawler.settings.get("REDIS_URL"))
+        url = crawler.settings.get("REDIS_URL")
+        self.client = connect(url)
+        self.full, self.lost = Full.of(crawler), Outage(url, logger)
 
     @classmethod
     def from_crawler(cls, crawler) -> RedisItemPipeline:
         return cls(crawler)
 
-    def process_item(self, item: object) -> object:
-        if type(item).__name__ in ITEM_TYPES:
-            self.client.lpush(self.keys.items, encode_item(item))
-            self.crawler.stats.inc_value("nianbao/redis/items")
+    async def process_item(self, item: object) -> object:
+        if type(item).__name__ not in ITEM_TYPES:
+            return item
+        raw = encode_item(item)
+        while True:
+            try:
+                self.client.lpush(self.keys.items, raw)
+                break
+            except FULL as exc:
+                self.crawler.stats.inc_value("nianbao/redis/full_waits")
+                await asyncio.sleep(self.full.delay(exc))
+            except LOST as exc:
+                await asyncio.sleep(self.lost.delay(exc))
+        self.full.over()
+        self.lost.over()
+        self.crawler.stats.inc_value("nianbao/redis/items")
         return item
 
 
@@ -233,6 +258,12 @@ def run_job(job_file: str) -> int:
     runner.die_with_parent(job.get("parent_pid"))
     if not job.get("log_file"):
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    else:  # Redis full or gone: in the crawl log, and where the worker's own log goes
+        shown = logging.StreamHandler(sys.stderr)
+        shown.setLevel(logging.WARNING)
+        shown.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        for name in ("crawler.leases", "crawler.redisconn", "crawler.distributed"):
+            logging.getLogger(name).addHandler(shown)
     process = CrawlerProcess(runner.build_settings(job))
     crawler = process.create_crawler(DistributedSpider)
     process.crawl(crawler, seeds=[runner.seed_from_dict(s) for s in job["seeds"]])
@@ -252,10 +283,12 @@ def work(
     this worker's own crawl settings (e.g. ``CONCURRENT_REQUESTS_PER_DOMAIN``).
 
     Returns the number of runs worked on (``once``: stop after the first one is done).
-    Redis must answer at start; if it goes away later (a restart), the worker waits for
-    it (``Outage``).
+    Redis must answer at start, with a maxmemory-policy that keeps keys (``check_policy``);
+    if it goes away later (a restart), the worker waits for it (``Outage``); when it is
+    full, its Scrapy child waits to push (``Full``).
     """
     client = connect(redis_url)
+    check_policy(client, redis_url, logger)
     runs: set[bytes] = set()
     outage = Outage(redis_url, logger)
     sweep()  # what killed workers left in the temp dir

@@ -9,16 +9,19 @@ releases them once the request's callback output has gone through the item pipel
 requests whose lease expired back in the queue. ``ClusterHostLimit`` holds the per-host
 limit across every worker. The keys of a run are ``RunKeys`` (see ``crawler.distributed``).
 
-May import: crawler.hosts, scrapy, scrapy_redis, redis, twisted (never monitor/).
+May import: crawler.hosts, crawler.redisconn, scrapy, scrapy_redis, redis, twisted (never
+monitor/).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -28,8 +31,11 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler.redisconn import FULL, LOST, Full, Outage, connect
+
 CURRENT = "nianbao:current"  # names the prefix of the run workers work on
 HOSTNAME = socket.gethostname()
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,51 +54,14 @@ class RunKeys:
         return f"{self.prefix}:{name}"
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for ``url`` (``redis://host:port/db``); raises ``redis.RedisError`` if down."""
-    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
-    client.ping()
-    return client
-
-
-LOST = (redis.ConnectionError, redis.TimeoutError)  # Redis gone (restarted, unreachable)
-
-
-class Outage:
-    """A long-lived loop (``nianbao worker``, ``nianbao ingest``) riding out a Redis that
-    went away after the process had reached it: ``wait`` sleeps 1, 2, 4 … 30 s between
-    tries, and the log says once when Redis went and once when it came back. Redis was
-    reached at start (``connect``), so an address that is wrong still fails at once."""
-
-    def __init__(self, url: str, log, longest: float = 30.0) -> None:
-        self.url, self.log, self.longest = url, log, longest
-        self.since: float | None = None
-        self.delay = 1.0
-
-    def wait(self, exc: BaseException) -> None:
-        if self.since is None:
-            self.since = time.monotonic()
-            self.log.warning("Redis at %s is unreachable (%s): trying again", _where(self.url), exc)
-        time.sleep(self.delay)
-        self.delay = min(self.delay * 2, self.longest)
-
-    def over(self) -> None:
-        """Redis answered: say so if it had gone."""
-        if self.since is not None:
-            gone = time.monotonic() - self.since
-            self.log.warning("Redis at %s is back after %.0f s", _where(self.url), gone)
-            self.since, self.delay = None, 1.0
-
-
-def _where(url: str) -> str:
-    """``host:port`` of a Redis URL: what a log may show of it (never a password)."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 6379}"
-
-
 # ---- leases: Lua scripts, atomic on the server; time is the Redis server's ----
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+# Scripts that free as much as they write run when Redis is full (Redis >= 7 flags): a
+# lease must be renewed, released or expired while the ingest process frees memory.
+# POP_LEASED runs when full anyway: its first write (ZREM) frees, and Redis refuses a
+# script only at its first write.
+_WHEN_FULL = "#!lua flags=allow-oom\n"
 POP_LEASED = (
     _NOW
     + """
@@ -106,26 +75,44 @@ return top[1]
 """
 )
 RENEW = (
-    _NOW
+    _WHEN_FULL
+    + _NOW
     + """
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
 return #ARGV - 1
 """
 )
+RELEASE = (
+    _WHEN_FULL
+    + """
+for i = 1, #ARGV do
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+  redis.call('ZREM', KEYS[4], ARGV[i])
+end
+return #ARGV
+"""
+)
 REQUEUE_EXPIRED = (
-    _NOW
+    _WHEN_FULL
+    + _NOW
     + """
 local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
 for _, token in ipairs(gone) do
   local data = redis.call('HGET', KEYS[2], token)
-  if data then redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[3], token) or 0, data) end
+  local score = redis.call('HGET', KEYS[3], token) or 0
   redis.call('HDEL', KEYS[2], token)
   redis.call('HDEL', KEYS[3], token)
   redis.call('ZREM', KEYS[4], token)
+  if data then redis.call('ZADD', KEYS[1], score, data) end
 end
 return #gone
 """
 )
+PENDING = """
+return {redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[2]),
+        redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4])}
+"""
 
 
 def lease_keys(keys: RunKeys) -> list[str]:
@@ -139,10 +126,11 @@ def requeue_expired(client: redis.Redis, keys: RunKeys) -> int:
 
 def pending(client: redis.Redis, keys: RunKeys) -> dict[str, int]:
     """What is left of a run: queued and in-flight requests, items not yet stored."""
-    pipe = client.pipeline(transaction=True)
-    pipe.zcard(keys.requests).hlen(keys.inflight).llen(keys.items).llen(keys.processing)
-    queued, inflight, items, processing = pipe.execute()
-    return {"queued": queued, "inflight": inflight, "items": items + processing}
+    # one read-only script: atomic, and answered when Redis is full (it refuses MULTI then)
+    queued, inflight, items = client.eval(
+        PENDING, 4, keys.requests, keys.inflight, keys.items, keys.processing
+    )
+    return {"queued": queued, "inflight": inflight, "items": items}
 
 
 class LeasedQueue(PriorityQueue):
@@ -180,6 +168,9 @@ class LeasedScheduler(Scheduler):
         scheduler.keys = RunKeys(crawler.settings.get("NIANBAO_REDIS_PREFIX"))
         scheduler.held = {}  # lease token -> request, while the engine works on it
         scheduler.renewed = 0.0
+        scheduler.waiting = deque()  # (request, seen by the dupefilter) while Redis is full
+        scheduler.full = Full.of(crawler)
+        scheduler.lost = Outage(crawler.settings.get("REDIS_URL"), logger)
         scheduler.timer = task.LoopingCall(scheduler.tick)
         return scheduler
 
@@ -205,12 +196,35 @@ class LeasedScheduler(Scheduler):
 
     def enqueue_request(self, request):
         request.meta.pop("nianbao_lease", None)  # a redirect or retry is a request of its own
-        if not request.dont_filter and self.df.request_seen(request):
-            self.df.log(request, self.spider)
-            return False
+        if self.waiting:  # Redis was full a moment ago: keep the order
+            self.waiting.append((request, False))
+            return True
+        outcome = self._enqueue(request, seen=False)
+        if isinstance(outcome, tuple):
+            self.waiting.append(outcome)
+            return True
+        return outcome
+
+    def _enqueue(self, request, seen: bool) -> bool | tuple:
+        """Queue ``request`` in Redis (``seen``: the dupefilter has it already): True, or
+        False for a duplicate. When Redis is full: ``(request, seen)``, which waits in
+        ``waiting`` for the next tick; meanwhile no lease is released (a worker killed
+        then leaves requests that run again and yield it again)."""
+        try:
+            if not seen and not request.dont_filter and self.df.request_seen(request):
+                self.df.log(request, self.spider)
+                return False
+            seen = True
+            self.queue.push(request)
+        except FULL as exc:
+            self.full.delay(exc)
+            return (request, seen)
+        self.full.over()  # (says so if it had been full)
         self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
         return True
+
+    def has_pending_requests(self) -> bool:
+        return bool(self.waiting) or super().has_pending_requests()
 
     def next_request(self):
         request = self.queue.pop()
@@ -220,13 +234,27 @@ class LeasedScheduler(Scheduler):
         return request
 
     def tick(self, release_only: bool = False) -> None:
+        try:
+            self._tick(release_only)
+        except LOST as exc:  # the timer must go on (a LoopingCall stops at an error)
+            self.lost.delay(exc)
+        except FULL as exc:
+            self.full.delay(exc)
+        else:
+            self.lost.over()
+
+    def _tick(self, release_only: bool) -> None:
+        while self.waiting:
+            outcome = self._enqueue(*self.waiting[0])
+            if isinstance(outcome, tuple):  # still full
+                self.waiting[0] = outcome
+                break
+            self.waiting.popleft()
         slot = getattr(self.crawler.engine, "_slot", None)
         busy = slot.inprogress if slot is not None else set()
         done = [t for t, r in self.held.items() if r not in busy]
-        if done:
-            pipe = self.server.pipeline(transaction=True)
-            pipe.hdel(self.keys.inflight, *done).hdel(self.keys.scores, *done)
-            pipe.zrem(self.keys.leases, *done).execute()
+        if done and not self.waiting:  # released only once what they yielded is queued
+            self.server.eval(RELEASE, 4, *lease_keys(self.keys), *done)
             for token in done:
                 del self.held[token]
         if release_only:

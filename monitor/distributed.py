@@ -11,7 +11,7 @@ store: it moves each item to a processing list (``LMOVE``), stores it with
 (``monitor.store.ingested``), and only then removes it from the processing list. On
 start it puts what a previous ingest process left in the processing list back.
 
-Sits at the cycle layer. May import: crawler.distributed (redis, scrapy-redis: only
+Sits at the cycle layer. May import: crawler.distributed, redis (redis, scrapy-redis: only
 distributed mode needs them, and nothing of local mode imports this module),
 crawler.seeds, crawler.scratch, monitor.cycle, monitor.children, monitor.judging,
 monitor.store, monitor.config.
@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from crawler import distributed as dist
 from crawler.scratch import scratch, sweep
 from crawler.seeds import Seed
@@ -39,6 +41,7 @@ from monitor.store.locks import HOST, start_token
 logger = logging.getLogger(__name__)
 
 KEEP_DONE = 24 * 3600  # seconds a finished run's job and state stay in Redis
+STUCK = 120.0  # seconds a full Redis with nothing to drain may stay so before a run stops
 
 
 def crawl(
@@ -51,6 +54,7 @@ def crawl(
 ) -> judging.CrawlResult:
     """Crawl ``seeds`` through Redis and the workers listening on it; judge the run."""
     client = dist.connect(redis_url)
+    dist.check_policy(client, redis_url, logger)  # before anything is begun or seeded
     store = Store(config.db)
     run_id, keys = 0, dist.RunKeys.new()
     try:
@@ -117,28 +121,55 @@ def _announce(client, keys: dist.RunKeys, job: dict, fetch_state: dict) -> dict:
     return {"redis_prefix": keys.prefix, "requeued": 0}
 
 
-def _wait(client, keys: dist.RunKeys, stats: dict, deadline: float, poll: float) -> int:
+def _wait(
+    client, keys: dist.RunKeys, stats: dict, deadline: float, poll: float, stuck: float = STUCK
+) -> int:
     """Wait until the run is drained (0) or the deadline passes (1). Requests whose
-    worker stopped renewing their lease go back in the queue on the way."""
-    quiet = 0
+    worker stopped renewing their lease go back in the queue on the way. A Redis full
+    with no item left for the ingest process to drain, and no change for ``stuck``
+    seconds, will not come free by itself: ``redis.OutOfMemoryError``."""
+    quiet, same_since, before = 0, time.monotonic(), None
     while time.monotonic() < deadline:
         stats["requeued"] += dist.requeue_expired(client, keys)
         left = dist.pending(client, keys)
         quiet = quiet + 1 if not any(left.values()) else 0
         if quiet >= 2:  # nothing queued, held or unstored, twice in a row
             return 0
+        if left != before or left["items"] or not _nearly_full(client):
+            same_since, before = time.monotonic(), left
+        elif time.monotonic() - same_since > stuck:
+            raise redis.OutOfMemoryError(
+                f"the run made no progress for {stuck:.0f} s and there is nothing left "
+                "for the ingest process to drain"
+            )
         time.sleep(poll)
     return 1
 
 
+def _nearly_full(client) -> bool:
+    """Redis within 5 % of its maxmemory (it refuses a write that would go over)."""
+    try:
+        memory = client.info("memory")
+    except redis.ResponseError:  # INFO not allowed: cannot tell
+        return False
+    limit = int(memory.get("maxmemory") or 0)
+    return limit > 0 and int(memory["used_memory"]) >= limit * 0.95
+
+
+CLOSE = """#!lua flags=allow-oom
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+redis.call('SET', KEYS[1], 'done', 'EX', ARGV[1])
+for _, key in ipairs({KEYS[2], KEYS[9], KEYS[10]}) do redis.call('EXPIRE', key, ARGV[1]) end
+return 1
+"""
+
+
 def _close(client, keys: dist.RunKeys) -> None:
-    """The run is over (judged, or its coordinator stopped): workers let go of it."""
-    pipe = client.pipeline(transaction=True)
-    pipe.set(keys.state, "done", ex=KEEP_DONE).expire(keys.job, KEEP_DONE)
-    pipe.expire(keys.items, KEEP_DONE).expire(keys.processing, KEEP_DONE)  # if stopped early
-    pipe.delete(keys.requests, keys.dupefilter, keys.inflight, keys.scores, keys.leases)
-    pipe.delete(keys.fetch_state)
-    pipe.execute()
+    """The run is over (judged, or its coordinator stopped): workers let go of it. One
+    script, run even when Redis is full (it frees the queue; the state is a few bytes)."""
+    run = [keys.state, keys.job, keys.requests, keys.dupefilter, keys.inflight, keys.scores]
+    run += [keys.leases, keys.fetch_state, keys.items, keys.processing]  # items: if stopped early
+    client.eval(CLOSE, len(run), *run, KEEP_DONE)
 
 
 @dataclass
@@ -157,15 +188,19 @@ def ingest(db: Path | str, redis_url: str, once: bool = False, poll: float = 0.5
     """Store the items of every distributed run of database ``db`` as they arrive.
 
     Runs until stopped; ``once``: return when one run is judged and its items are stored.
-    Redis must answer at start; if it goes away later (a restart), this waits for it
-    (``Outage``), then takes back the item it held (stored once all the same: ``Ingested``).
+    Redis must answer at start, with a maxmemory-policy that keeps keys (``check_policy``);
+    if it goes away later (a restart), this waits for it (``Outage``), then takes back the
+    item it held (stored once all the same: ``Ingested``). When Redis is full (it refuses
+    LMOVE), items are stored where they lie and then removed (``_store_in_place``).
     """
     client = dist.connect(redis_url)
+    dist.check_policy(client, redis_url, logger)
     stats = IngestStats()
     mine = str(Path(db).resolve())
     store: Store | None = None  # opened once a run of ``db`` exists (its coordinator made it)
     recovered: set[str] = set()
     outage = dist.Outage(redis_url, logger)
+    full = dist.Full(redis_url, logger, client, doing="storing items without moving them")
     try:
         while True:
             try:
@@ -185,6 +220,7 @@ def ingest(db: Path | str, redis_url: str, once: bool = False, poll: float = 0.5
                     recovered.add(keys.prefix)
                 stats.runs.add(job["run_id"])
                 raw = client.blmove(keys.items, keys.processing, poll, "RIGHT", "LEFT")
+                full.over()  # (says so if Redis had been full)
                 if raw is None:
                     if once and client.get(keys.state) != b"running":
                         return stats
@@ -194,9 +230,30 @@ def ingest(db: Path | str, redis_url: str, once: bool = False, poll: float = 0.5
             except dist.LOST as exc:
                 recovered.clear()  # the item it held is in processing: take it back (once)
                 outage.wait(exc)
+            except dist.FULL as exc:  # LMOVE refused: drain without it, which frees memory
+                full.delay(exc)
+                stats.runs.add(job["run_id"])
+                if not _store_in_place(client, keys, store, ingested, job["run_id"], stats):
+                    if once and client.get(keys.state) != b"running":
+                        return stats
+                    time.sleep(poll)
     finally:
         if store is not None:
             store.close()
+
+
+def _store_in_place(client, keys, store, ingested, run_id: int, stats, most: int = 100) -> int:
+    """Redis is full, so it refuses LMOVE: store the oldest items where they lie (LINDEX)
+    and remove each once stored (LREM frees memory and is allowed when full). Stored once
+    all the same: an ingest killed between the two finds the item's id marked next time.
+    Returns how many it took (at most ``most``: then the loop looks at the run again)."""
+    taken = 0
+    for name in (keys.processing, keys.items):
+        while taken < most and (raw := client.lindex(name, -1)) is not None:
+            stats.outcomes[_store_one(store, ingested, run_id, raw)] += 1
+            client.lrem(name, -1, raw)
+            taken += 1
+    return taken
 
 
 def _current(client) -> tuple[dist.RunKeys | None, dict | None]:

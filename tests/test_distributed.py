@@ -76,6 +76,18 @@ def start(*args: str, db: Path) -> subprocess.Popen:
         )
 
 
+def start_coordinator(url: str, seeds: Path, db: Path) -> subprocess.Popen:
+    """``nianbao crawl --distributed`` in the background, its output piped (JSON summary)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "crawl", "--distributed", "--redis", url]
+        + ["--seeds", str(seeds), "--json", *LOCAL, "--db", str(db)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
@@ -184,14 +196,7 @@ def test_a_worker_killed_mid_crawl_still_gives_a_complete_run(
     victim = worker(*slow, "-s", "NIANBAO_REDIS_LEASE=3")
     worker(*slow, "-s", "NIANBAO_REDIS_LEASE=3")
     ingest()
-    coordinator = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "crawl", "--distributed", "--redis", redis_server.url]
-        + ["--seeds", str(seeds), "--json", *LOCAL, "--db", str(db_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    coordinator = start_coordinator(redis_server.url, seeds, db_path)
     client = redis_server.client()
     for _ in range(1200):  # until the victim's crawl process holds a request (a lease)
         if held_by(client, children(victim.pid)):

@@ -46,8 +46,23 @@ def shown(url: str) -> str:
 
 
 def connection_error(url: str | None, exc: Exception | None = None) -> click.ClickException:
+    """The error a command stops with when Redis is missing, unusable or full."""
     if not url:
         return BadInput("--redis URL (or NIANBAO_REDIS_URL) is required")
+    import redis
+
+    from crawler.distributed import EvictingPolicy
+
+    if isinstance(exc, EvictingPolicy):
+        return BadInput(str(exc))
+    if isinstance(exc, redis.OutOfMemoryError):
+        why = str(exc).rstrip(".")
+        return JobFailed(
+            f"Redis at {shown(url)} is out of memory (its maxmemory is reached): {why}. "
+            "Raise maxmemory (redis.conf, or CONFIG SET maxmemory), or run `nianbao ingest` "
+            "(more ingest capacity) so it drains the items waiting in Redis, then run again; "
+            "what this run did not store, the next run fetches."
+        )
     return JobFailed(f"cannot use Redis at {shown(url)}: {exc}")
 
 
@@ -74,7 +89,7 @@ def worker(redis_url: str | None, settings: dict, once: bool, db: Path) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
         distributed.work(redis_url, settings, once=once, log_dir=log_dir)
-    except redis.RedisError as exc:
+    except (redis.RedisError, distributed.EvictingPolicy) as exc:
         raise connection_error(redis_url, exc) from None
 
 
@@ -96,7 +111,7 @@ def ingest(redis_url: str | None, once: bool, db: Path, as_json: bool) -> None:
         raise connection_error(redis_url)
     try:
         stats = distributed.ingest(db, redis_url, once=once)
-    except redis.RedisError as exc:
+    except (redis.RedisError, distributed.dist.EvictingPolicy) as exc:
         raise connection_error(redis_url, exc) from None
     if as_json:
         echo_json(stats.to_json())
@@ -124,5 +139,5 @@ def run_distributed(cfg, redis_url: str | None, trigger: str = "cli"):
             raise JobFailed(f"nothing crawled: {held.message()}")
         try:
             return distributed.crawl(cfg, held.seeds, redis_url, trigger=trigger)
-        except redis.RedisError as exc:
+        except (redis.RedisError, distributed.dist.EvictingPolicy) as exc:
             raise connection_error(redis_url, exc) from None
