@@ -52,11 +52,13 @@ from crawler.leases import (  # noqa: F401  (the run's keys and leases, used fro
 from crawler.redisconn import (  # noqa: F401  (used from monitor/ too)
     FULL,
     LOST,
+    WHEN_FULL,
     EvictingPolicy,
     Full,
     Outage,
     check_policy,
     connect,
+    run_script,
 )
 from crawler.scratch import scratch, sweep
 from crawler.spiders.portals import PortalSpider

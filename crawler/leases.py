@@ -31,7 +31,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.redisconn import FULL, LOST, Full, Outage, connect
+from crawler.redisconn import FULL, LOST, WHEN_FULL, Full, Outage, connect, run_script
 
 CURRENT = "nianbao:current"  # names the prefix of the run workers work on
 HOSTNAME = socket.gethostname()
@@ -61,7 +61,6 @@ _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]
 # lease must be renewed, released or expired while the ingest process frees memory.
 # POP_LEASED runs when full anyway: its first write (ZREM) frees, and Redis refuses a
 # script only at its first write.
-_WHEN_FULL = "#!lua flags=allow-oom\n"
 POP_LEASED = (
     _NOW
     + """
@@ -75,7 +74,7 @@ return top[1]
 """
 )
 RENEW = (
-    _WHEN_FULL
+    WHEN_FULL
     + _NOW
     + """
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
@@ -83,7 +82,7 @@ return #ARGV - 1
 """
 )
 RELEASE = (
-    _WHEN_FULL
+    WHEN_FULL
     + """
 for i = 1, #ARGV do
   redis.call('HDEL', KEYS[2], ARGV[i])
@@ -94,7 +93,7 @@ return #ARGV
 """
 )
 REQUEUE_EXPIRED = (
-    _WHEN_FULL
+    WHEN_FULL
     + _NOW
     + """
 local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
@@ -121,7 +120,7 @@ def lease_keys(keys: RunKeys) -> list[str]:
 
 def requeue_expired(client: redis.Redis, keys: RunKeys) -> int:
     """Put the requests whose worker stopped renewing their lease back in the queue."""
-    return int(client.eval(REQUEUE_EXPIRED, 4, *lease_keys(keys)))
+    return int(run_script(client, REQUEUE_EXPIRED, 4, *lease_keys(keys)))
 
 
 def pending(client: redis.Redis, keys: RunKeys) -> dict[str, int]:
@@ -141,7 +140,7 @@ class LeasedQueue(PriorityQueue):
     def pop(self, timeout: int = 0):
         token = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"  # who holds it, for people
         keys = RunKeys(self.key.rsplit(":", 1)[0])
-        data = self.server.eval(POP_LEASED, 4, *lease_keys(keys), token, self.lease_seconds)
+        data = run_script(self.server, POP_LEASED, 4, *lease_keys(keys), token, self.lease_seconds)
         if not data:
             return None
         request = self._decode_request(data)
@@ -254,13 +253,13 @@ class LeasedScheduler(Scheduler):
         busy = slot.inprogress if slot is not None else set()
         done = [t for t, r in self.held.items() if r not in busy]
         if done and not self.waiting:  # released only once what they yielded is queued
-            self.server.eval(RELEASE, 4, *lease_keys(self.keys), *done)
+            run_script(self.server, RELEASE, 4, *lease_keys(self.keys), *done)
             for token in done:
                 del self.held[token]
         if release_only:
             return
         if self.held and time.monotonic() - self.renewed > self.lease / 3:
-            self.server.eval(RENEW, 1, self.keys.leases, self.lease, *self.held)
+            run_script(self.server, RENEW, 1, self.keys.leases, self.lease, *self.held)
             self.renewed = time.monotonic()
         if slot is not None and not self.held and len(self.queue):
             slot.nextcall.schedule()

@@ -25,6 +25,30 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
+WHEN_FULL = "#!lua flags=allow-oom\n"  # first line of a script that runs when Redis is full
+
+
+def run_script(client: redis.Redis, script: str, numkeys: int, *args: object) -> object:
+    """``EVAL`` ``script``. A Redis older than 7 knows no ``#!lua`` flags line and would
+    refuse the script: it gets the script without it (and, when full, refuses its writes
+    as it refuses any other)."""
+    if script.startswith("#!") and major_version(client) < 7:
+        script = script.split("\n", 1)[1]
+    return client.eval(script, numkeys, *args)
+
+
+def major_version(client: redis.Redis) -> int:
+    """The Redis server's major version (asked once per client; 7 if it will not say)."""
+    major = getattr(client, "nianbao_major", None)
+    if major is None:
+        try:
+            major = int(str(client.info("server")["redis_version"]).split(".")[0])
+        except (redis.RedisError, KeyError, ValueError):
+            major = 7
+        client.nianbao_major = major
+    return major
+
+
 LOST = (redis.ConnectionError, redis.TimeoutError)  # Redis gone (restarted, unreachable)
 FULL = redis.OutOfMemoryError  # maxmemory reached under noeviction: writes refused for now
 # every policy but noeviction deletes keys when memory is full: the allkeys-* ones any key

@@ -169,7 +169,7 @@ def _close(client, keys: dist.RunKeys) -> None:
     script, run even when Redis is full (it frees the queue; the state is a few bytes)."""
     run = [keys.state, keys.job, keys.requests, keys.dupefilter, keys.inflight, keys.scores]
     run += [keys.leases, keys.fetch_state, keys.items, keys.processing]  # items: if stopped early
-    client.eval(CLOSE, len(run), *run, KEEP_DONE)
+    dist.run_script(client, CLOSE, len(run), *run, KEEP_DONE)
 
 
 @dataclass

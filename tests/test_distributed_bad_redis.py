@@ -171,3 +171,19 @@ def test_the_coordinator_stops_a_run_that_a_full_redis_holds_for_good(start_redi
         _wait(client, keys, stats, time.monotonic() + 60, poll=0.05, stuck=0.3)
     client.delete("ballast")  # memory comes free: the same run waits on (and times out here)
     assert _wait(client, keys, stats, time.monotonic() + 1, poll=0.05, stuck=0.3) == 1
+
+
+def test_a_redis_older_than_7_gets_the_scripts_without_their_flags_line(redis_server):
+    """The lease scripts start with Redis 7's `#!lua flags=allow-oom`; Redis 6 (Ubuntu
+    22.04's) refuses that line. No Redis 6 runs here: a stand-in says its version."""
+
+    class Six:
+        def info(self, section: str) -> dict:
+            return {"redis_version": "6.0.16"}
+
+        def eval(self, script: str, numkeys: int, *args: object) -> str:
+            return script
+
+    script = dist.WHEN_FULL + "return 1\n"
+    assert dist.run_script(Six(), script, 0) == "return 1\n"
+    assert dist.run_script(redis_server.client(), script, 0) == 1  # this machine's 7.x
