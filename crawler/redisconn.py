@@ -1,8 +1,9 @@
 """Reaching Redis, and riding out its bad days: ``connect``; ``check_policy``, which
 refuses a Redis whose ``maxmemory-policy`` may evict our keys; ``Outage`` (Redis gone:
 ``LOST``) and ``Full`` (Redis at its ``maxmemory``: ``FULL``), which wait, try again and
-log once when it went and once when it came back. Used by the leases, the worker, the
-ingest process and the coordinator.
+log once when it went and once when it came back; ``run_script``, which runs a Lua
+script flagged to run when Redis is full (Redis 7) on an older Redis too. Used by the
+leases, the worker, the ingest process and the coordinator.
 
 May import: redis (never monitor/).
 """
@@ -38,13 +39,14 @@ def run_script(client: redis.Redis, script: str, numkeys: int, *args: object) ->
 
 
 def major_version(client: redis.Redis) -> int:
-    """The Redis server's major version (asked once per client; 7 if it will not say)."""
+    """The Redis server's major version, asked once per client (7 while it cannot say:
+    gone for a moment, it is asked again next time)."""
     major = getattr(client, "nianbao_major", None)
     if major is None:
         try:
             major = int(str(client.info("server")["redis_version"]).split(".")[0])
         except (redis.RedisError, KeyError, ValueError):
-            major = 7
+            return 7
         client.nianbao_major = major
     return major
 

@@ -82,7 +82,8 @@ def fits(value: object, kind: str) -> bool:
         words = ON_OFF if kind == "bool" else ("1", "true", "0", "false")
         return str(value).strip().lower() in words
     if kind == "duration":
-        return bool(DURATION.match(str(value))) and float(DURATION.match(str(value))[1]) > 0
+        match = DURATION.match(str(value))
+        return bool(match) and float(match[1]) > 0
     if kind not in ("int", "float"):
         return True
     if isinstance(value, bool):

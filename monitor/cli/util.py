@@ -164,8 +164,9 @@ def parse_settings(pairs: tuple[str, ...]) -> dict:
 
 def setting_type(key: str) -> str | None:
     """The type of setting ``key``: declared (``crawler.options``), else from its default
-    in ``crawler.settings``: ``flag`` (a Scrapy bool), or ``float`` for a number (Scrapy reads some whole
-    defaults, such as ``DOWNLOAD_TIMEOUT``, with ``getfloat``), else None (unchecked)."""
+    in ``crawler.settings``: ``flag`` (a Scrapy bool), or ``float`` for any number (Scrapy
+    reads some whole defaults, such as ``DOWNLOAD_TIMEOUT``, with ``getfloat``), else None
+    (unchecked)."""
     if key in BY_NAME:
         return BY_NAME[key].type
     from crawler import settings as project
