@@ -247,9 +247,17 @@ def load_seed_file(path: Path | str) -> list[Seed]:
     """Parse one seeds file; raise ``SeedError`` on the first problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
         raise SeedError(path, None, f"cannot read: {exc}") from None
+    try:  # "-sig": a byte-order mark, as Windows editors write, is not part of the TOML
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw_bytes[: exc.start].count(b"\n") + 1
+        bad = raw_bytes[exc.start : exc.start + 2].hex(" ")
+        raise SeedError(
+            path, line, f"not UTF-8 text (bytes {bad}; GBK?): save the file as UTF-8"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

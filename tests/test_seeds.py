@@ -97,6 +97,23 @@ def test_bad_seed_file_names_file_line_and_key(tmp_path, text, line, message):
     assert info.value.line == line
 
 
+def test_a_seed_file_saved_by_a_windows_editor_loads(tmp_path):
+    """A byte-order mark and CRLF line ends (Notepad's UTF-8) are not the file's TOML."""
+    path = tmp_path / "windows.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode("utf-8"))
+    (seed,) = load_seed_file(path)
+    assert (seed.id, seed.name, seed.line) == ("qidong", "启东市人民政府", 3)
+
+
+def test_a_seed_file_that_is_not_utf8_names_the_line_and_says_what_to_do(tmp_path):
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(GOOD.encode("gbk"))
+    with pytest.raises(SeedError) as info:
+        load_seed_file(path)
+    assert info.value.line == 4 and "not UTF-8 text" in str(info.value)
+    assert "save the file as UTF-8" in str(info.value)
+
+
 def test_duplicate_ids_across_files(tmp_path):
     (tmp_path / "a.toml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "b.toml").write_text("# the same portal again\n" + GOOD, encoding="utf-8")
