@@ -8,6 +8,7 @@ import pytest
 from monitor.alerts import deliver
 from monitor.alerts.feed import FeedChannel, build_feed, feed_path, feed_token, write_feed
 from monitor.models import Event, Subscription
+from monitor.store import Store
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -144,3 +145,12 @@ def test_feed_token_is_one_way_and_stable():
     assert feed_token(token) == feed_token(token) != feed_token(token + "x")
     assert token not in feed_token(token) and len(feed_token(token)) == 24
     assert feed_path(token, "rss") == f"/feeds/{feed_token(token)}.rss"
+
+
+def test_a_feed_that_cannot_be_written_is_exit_2_naming_the_file(cli, db_path):
+    """Not a traceback: /proc takes no new files (whoever runs the test, root too)."""
+    Store(db_path).close()
+    result = cli("feed", "--out", "/proc/nianbao-feed.xml", db=db_path)
+    assert result.returncode == 2, result.stderr
+    assert "Error: /proc/nianbao-feed.xml: " in result.stderr
+    assert "Traceback" not in result.stderr

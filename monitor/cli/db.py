@@ -56,9 +56,30 @@ class Group(click.Group):
             where = db_argument(ctx.meta.get("nianbao.argv", []))
             if is_disk_full(exc):
                 raise JobFailed(disk_full_message(where, exc)) from None
-            if not is_damage(exc):
-                raise
-            raise BadInput(damaged_message(where, exc)) from None
+            if is_damage(exc):
+                raise BadInput(damaged_message(where, exc)) from None
+            if isinstance(exc, OSError) and exc.filename:  # a file it could not write or read
+                raise file_error(exc, ctx.meta.get("nianbao.argv", [])) from None
+            raise
+
+
+def file_error(exc: OSError, args: list[str]) -> click.ClickException:
+    """A file nianbao could not open, read or write, said without a traceback: bad input
+    (exit 2) when the command line named it or a file beside it (``--out /proc/x.xml``:
+    the temporary file written next to it first), else the job failed (exit 1).
+
+    >>> file_error(PermissionError(13, "Permission denied", "/ro/.f.xml.1.tmp"), ["--out", "/ro/f.xml"])
+    BadInput('/ro/f.xml: Permission denied (/ro/.f.xml.1.tmp)')
+    >>> file_error(FileNotFoundError(2, "No such file or directory", "/x/y"), ["events"])
+    JobFailed('/x/y: No such file or directory')
+    """
+    path, why = Path(str(exc.filename)), exc.strerror or str(exc)
+    for arg in args:
+        if "/" in arg and Path(arg) == path:
+            return BadInput(f"{arg}: {why}")
+        if "/" in arg and Path(arg).parent == path.parent:
+            return BadInput(f"{arg}: {why} ({exc.filename})")
+    return JobFailed(f"{exc.filename}: {why}")
 
 
 def db_argument(args: list[str]) -> str:
