@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler import extract, heuristics, pagetree, textnorm, workers  # noqa: E402
+from crawler import extract, heuristics, pagemeta, pagetree, textnorm, workers  # noqa: E402
 from crawler.items import PageItem  # noqa: E402
 from crawler.stats import parse_record  # noqa: E402
 from mirror import MirrorServer  # noqa: E402
@@ -59,12 +59,12 @@ def worker_steps(clock: Clock, body: bytes, url: str) -> None:
     container = clock("body container", pagetree.find_body, tree, matches)
     clock("fingerprint (t2s, width, furniture, sha256)", pagetree._fingerprint, container)
     clock("cover check", pagetree._stats, matches, container)
-    metas = clock("title, date, issuer, links", extract._metas, tree)
-    title = clock("title, date, issuer, links", extract._title, tree, metas)
-    clock("title, date, issuer, links", extract._published, tree, metas, html)
-    if extract._may_have_info(html):
-        clock("title, date, issuer, links", extract._info_table, tree)
-    clock("title, date, issuer, links", extract._attachments, tree, url)
+    metas = clock("title, date, issuer, links", pagemeta.metas, tree)
+    title = clock("title, date, issuer, links", pagemeta.title, tree, metas)
+    clock("title, date, issuer, links", pagemeta.published, tree, metas, html)
+    if pagemeta.may_have_info(html):
+        clock("title, date, issuer, links", pagemeta.info_table, tree)
+    clock("title, date, issuer, links", pagemeta.attachments, tree, url)
     layout = clock("layout tables, cells flattened", extract._layout_cells, tree)
     clock("layout tables, cells flattened", extract._unwrap_layout_tables, tree, layout)
     clock("layout tables, cells flattened", extract._flatten_cells, tree, layout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.alerts import render
+from monitor.alerts import highlight, render
 from monitor.models import Event, NumberChange
 
 HOSTILE = "<script>alert(1)</script>"
@@ -112,10 +112,10 @@ def test_unpaired_added_line_is_green_and_escaped():
 def test_long_lines_still_highlight_the_change():
     prefix, suffix = "甲" * 3000, "乙" * 3000
     old, new = f"{prefix}151{suffix}", f"{prefix}152{suffix}"
-    old_html, new_html = render._highlight_pair(old, new)
+    old_html, new_html = highlight._highlight_pair(old, new)
     assert new_html.count("<span") == 1 and ">2</span>" in new_html
     wide_old, wide_new = "a" * 500, "b" * 500
-    _, new_html = render._highlight_pair(wide_old, wide_new)
+    _, new_html = highlight._highlight_pair(wide_old, wide_new)
     assert new_html.count("<span") == 1  # over the cap: the whole changed span is marked
 
 

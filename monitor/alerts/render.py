@@ -4,7 +4,11 @@ Every value that comes from a crawled page (title, issuer, URL, diff) is untrust
 escaped with ``html.escape`` as it enters a trusted template, and only http(s) URLs become
 links. HTML uses inline CSS only, because mail clients drop ``<style>`` blocks.
 
-May import: the standard library and ``monitor.models``. Nothing here sends or stores.
+The diff highlighting (a unified diff as HTML, changed characters marked) is in
+``monitor.alerts.highlight``.
+
+May import: the standard library, ``monitor.alerts.highlight`` and ``monitor.models``.
+Nothing here sends or stores.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from difflib import SequenceMatcher
+from collections.abc import Iterable, Sequence
 from html import escape
 from urllib.parse import urlsplit
 
+from monitor.alerts.highlight import diff_lines, render_diff_html
 from monitor.models import Event, EventKind, NumberChange  # noqa: F401  (doctests)
 
 logger = logging.getLogger(__name__)
@@ -33,10 +37,6 @@ KIND_ORDER = (
     EventKind.LATE,
     EventKind.MISMATCH,  # 数据不符: prose or last year's figures differ from the tables
 )
-MAX_DIFF_LINES = 200
-"""Diff lines shown per event; the rest is summarised as "其余 N 行略"."""
-CHAR_DIFF_CAP = 200
-"""Longest changed span (after trimming common prefix/suffix) compared char by char."""
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 """C0 and C1 control characters but tab and newline, lone surrogates, and U+FFFE/U+FFFF: what
 XML 1.0 refuses or a terminal or mail reader may act on."""
@@ -47,14 +47,6 @@ _STYLE = {
     "event": "border:1px solid #d0d7de;border-radius:6px;padding:12px;margin:12px 0;",
     "badge": "display:inline-block;padding:0 6px;border-radius:4px;background:#0969da;color:#fff;",
     "muted": "color:#57606a;",
-    "diff": "font-family:Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;"
-    "word-break:break-all;border:1px solid #d0d7de;border-radius:6px;padding:6px;",
-    "del_line": "background:#ffebe9;color:#82071e;text-decoration:none;display:block;",
-    "ins_line": "background:#e6ffec;color:#116329;text-decoration:none;display:block;",
-    "del_char": "background:#ff8182;font-weight:bold;",
-    "ins_char": "background:#4ac26b;font-weight:bold;",
-    "hunk": "background:#ddf4ff;color:#0969da;display:block;",
-    "ctx": "display:block;",
     "del_num": "background:#ffebe9;color:#82071e;",
     "ins_num": "background:#e6ffec;color:#116329;text-decoration:none;",
 }
@@ -106,11 +98,6 @@ def _headline(event: Event) -> str:
     return " · ".join(b for b in bits if b)
 
 
-def _diff_lines(diff: str, limit: int = MAX_DIFF_LINES) -> tuple[list[str], int]:
-    lines = diff.splitlines()
-    return lines[:limit], max(0, len(lines) - limit)
-
-
 # --- plain text -------------------------------------------------------------------------
 
 
@@ -128,7 +115,7 @@ def _event_text(event: Event) -> list[str]:
         out.append("变动数字：")
         out.extend(f"  {n.label} {n.before} → {n.after}" for n in event.numbers)
     if event.diff:
-        lines, rest = _diff_lines(event.diff)
+        lines, rest = diff_lines(event.diff)
         out.append("差异：")
         out.extend("  " + line for line in lines)
         if rest:
@@ -154,113 +141,6 @@ def _link(url: str, text: str | None = None) -> str:
     if href is None:
         return label
     return f'<a href="{escape(href, quote=True)}" style="color:#0969da;">{label}</a>'
-
-
-def _highlight_pair(
-    old: str, new: str, mark: Callable[[str, bool, str], str] | None = None
-) -> tuple[str, str]:
-    """Escaped old/new lines with the changed characters wrapped in highlight spans.
-
-    The common prefix and suffix are trimmed first, so long lines with a small change stay
-    fast; a changed middle longer than ``CHAR_DIFF_CAP`` is highlighted as a whole.
-
-    >>> _highlight_pair("予以公开 151", "予以公开 152")[1]
-    '予以公开 15<span style="background:#4ac26b;font-weight:bold;">2</span>'
-    """
-    start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
-        end += 1
-    old_mid, new_mid = old[start : len(old) - end], new[start : len(new) - end]
-    if len(old_mid) > CHAR_DIFF_CAP or len(new_mid) > CHAR_DIFF_CAP:
-        ops = [("replace", 0, len(old_mid), 0, len(new_mid))]
-    else:
-        ops = SequenceMatcher(None, old_mid, new_mid, autojunk=False).get_opcodes()
-    mark = mark or _mark
-    old_html, new_html = [escape(old[:start])], [escape(new[:start])]
-    for tag, i1, i2, j1, j2 in ops:
-        old_html.append(mark(old_mid[i1:i2], tag != "equal", "del_char"))
-        new_html.append(mark(new_mid[j1:j2], tag != "equal", "ins_char"))
-    old_html.append(escape(old[len(old) - end :]))
-    new_html.append(escape(new[len(new) - end :]))
-    return "".join(old_html), "".join(new_html)
-
-
-def _mark(text: str, changed: bool, style: str) -> str:
-    if not text:
-        return ""
-    if not changed:
-        return escape(text)
-    return f'<span style="{_STYLE[style]}">{escape(text)}</span>'
-
-
-def _class_mark(text: str, changed: bool, kind: str) -> str:
-    if not text:
-        return ""
-    return f'<span class="{kind}">{escape(text)}</span>' if changed else escape(text)
-
-
-def highlight_pair(old: str, new: str) -> tuple[str, str]:
-    """As the mails highlight changed characters, but marked with ``class="del_char"`` /
-    ``class="ins_char"`` for pages whose Content-Security-Policy forbids inline styles.
-
-    >>> highlight_pair("予以公开 151", "予以公开 152")[1]
-    '予以公开 15<span class="ins_char">2</span>'
-    """
-    return _highlight_pair(old, new, _class_mark)
-
-
-def _diff_block(removed: list[str], added: list[str]) -> list[str]:
-    """HTML for one run of removed lines followed by added lines, paired for highlighting."""
-    old_html = [escape(line) for line in removed]
-    new_html = [escape(line) for line in added]
-    for i in range(min(len(removed), len(added))):
-        old_html[i], new_html[i] = _highlight_pair(removed[i], added[i])
-    out = [f'<del style="{_STYLE["del_line"]}">-{h}</del>' for h in old_html]
-    out += [f'<ins style="{_STYLE["ins_line"]}">+{h}</ins>' for h in new_html]
-    return out
-
-
-def _line_kind(line: str | None, in_hunks: bool) -> str:
-    """ "-", "+", "@" (hunk header) or " " (context, file header, end)."""
-    if line is None:
-        return " "
-    if line.startswith("@@"):
-        return "@"
-    if not in_hunks and line.startswith(("--- ", "+++ ")):
-        return " "
-    return line[:1] if line[:1] in ("-", "+") else " "
-
-
-def render_diff_html(diff: str, limit: int = MAX_DIFF_LINES) -> str:
-    """A unified diff as escaped HTML: <del> red lines, <ins> green lines, changed chars marked."""
-    lines, rest = _diff_lines(diff, limit)
-    out: list[str] = []
-    removed: list[str] = []
-    added: list[str] = []
-    in_hunks = False
-    for line in [*lines, None]:  # None flushes the last run
-        kind = _line_kind(line, in_hunks)
-        if kind == "-" and not added:
-            removed.append(line[1:])
-            continue
-        if kind == "+":
-            added.append(line[1:])
-            continue
-        out += _diff_block(removed, added)
-        removed, added = [], []
-        if kind == "-":
-            removed.append(line[1:])
-        elif kind == "@":
-            in_hunks = True
-            out.append(f'<span style="{_STYLE["hunk"]}">{escape(line)}</span>')
-        elif line is not None:
-            out.append(f'<span style="{_STYLE["ctx"]}">{escape(line) or "&nbsp;"}</span>')
-    if rest:
-        out.append(f'<span style="{_STYLE["ctx"]}">…（其余 {rest} 行略）</span>')
-    return f'<div style="{_STYLE["diff"]}">' + "".join(out) + "</div>"
 
 
 def render_entry_html(event: Event) -> str:

@@ -1,7 +1,8 @@
 """The HTTP side: a Flask app (``app.create_app``) served by waitress (``server.WebServer``).
 
 Feeds, unsubscribe links, a health check, ``/metrics`` (``metrics.py``) and the web pages of
-issue 11 (``pages.py``; the coverage grid's states in ``coverage.py``), each request on a
+issue 11 (``pages.py``, the coverage page in ``coveragepage.py``, what they share in
+``pagekit.py``; the coverage grid's states in ``coverage.py``), each request on a
 read-only connection (``db.py``). ``parse_listen`` and ``public_url`` check ``--http``
 values and pick the base URL for links.
 

@@ -19,8 +19,9 @@ Pages are Jinja2 templates with autoescaping; every response carries a strict
 Content-Security-Policy and no page loads anything from elsewhere. Feeds are served only from
 files the outbox wrote into ``feed_dir`` (named ``feed.<fmt>`` and ``<subscription-id>.<fmt>``).
 
-The pages (overview, portals, reports, events, coverage, search) are in ``pages.py``, the
-access token in ``auth.py``. Each request reads through ``db.Databases``: a read-only
+The pages (overview, portals, reports, events, search) are in ``pages.py``, the coverage
+grid in ``coveragepage.py`` (what they share in ``pagekit.py``), the access token in
+``auth.py``. Each request reads through ``db.Databases``: a read-only
 connection, migrations checked once per file and schema; a database that cannot be read
 gives a 503 page (and the next request checks the file again).
 

@@ -2,10 +2,10 @@
 changed table rows as tables with the changed cells named by row and column.
 
 Pure functions over text. Every string handed to a template as ``Markup`` was escaped here
-or by ``monitor.alerts.render.highlight_pair`` (which marks changed characters with classes,
+or by ``monitor.alerts.highlight.highlight_pair`` (which marks changed characters with classes,
 as the page's Content-Security-Policy forbids inline styles).
 
-May import: monitor.alerts.render, monitor.models, markupsafe.
+May import: monitor.alerts.highlight, monitor.models, markupsafe.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from monitor.alerts.render import highlight_pair
+from monitor.alerts.highlight import highlight_pair
 from monitor.models import NumberChange
 
 CELL_SPLIT = re.compile(r"\s*\|\s*")

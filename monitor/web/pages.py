@@ -1,9 +1,11 @@
-"""The web pages (issue 11): overview, portal, report timeline, event diff, coverage, search.
+"""The web pages (issue 11): overview, portal, report timeline, event diff, search; the
+coverage grid is ``monitor.web.coveragepage``.
 
 Every page is a Jinja2 template (autoescaped) with Chinese labels and no JavaScript; every
 page has a JSON twin at the same path plus ``.json`` (or ``?format=json``) with the fields
 the CLI's ``--json`` gives. Lists are paged with ``?page=N``. All reads go through the
-store's parts; nothing here writes.
+store's parts; nothing here writes. The blueprint, the twins and paging are
+``monitor.web.pagekit``.
 
 The overview's portal health comes from the ``status`` function the app was given (the
 ``nianbao status --json`` document; it lives above this layer, in monitor.daemon).
@@ -11,74 +13,39 @@ The overview's portal health comes from the ``status`` function the app was give
 Every page reads through ``monitor.web.db`` (a read-only connection per request, the schema
 checked once); the coverage grid's states are ``monitor.web.coverage``.
 
-May import: flask, monitor.store, monitor.models, monitor.web (diffview, coverage, db),
-crawler.textnorm, crawler.options (setting defaults).
+May import: flask, monitor.store, monitor.models, monitor.web (pagekit, coveragepage,
+diffview), monitor.alerts.cells, crawler.textnorm.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import time
-from collections.abc import Callable
-from datetime import date
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
-from crawler.options import BY_NAME
 from crawler.textnorm import normalise
 from monitor.alerts.cells import stats_tables
 from monitor.store import Store
 from monitor.store.evidence import version_evidence
 from monitor.store.rows import Version
 from monitor.store.views import Views
-from monitor.web import coverage as cov
-from monitor.web import diffview
+from monitor.web import (
+    coveragepage,  # noqa: F401  (registers /coverage on the blueprint)
+    diffview,
+)
+from monitor.web.pagekit import (
+    PER_PAGE,
+    open_store,
+    page_number,
+    paged,
+    pages,
+    respond,
+    twin,
+    wants_json,
+)
 
-PER_PAGE = 50
-pages = Blueprint("pages", __name__)
-
-
-def twin(rule: str) -> Callable:
-    """Register a page at ``rule`` and its JSON twin at ``rule.json`` (``/`` → ``/index.json``)."""
-
-    def register(view: Callable) -> Callable:
-        pages.add_url_rule(rule, view_func=view, methods=["GET"])
-        json_rule = "/index.json" if rule == "/" else rule + ".json"
-        pages.add_url_rule(
-            json_rule, view_func=view, methods=["GET"], endpoint=view.__name__ + "_json"
-        )
-        return view
-
-    return register
-
-
-def wants_json() -> bool:
-    return request.path.endswith(".json") or request.args.get("format") == "json"
-
-
-def page_number() -> int:
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() else 1
-
-
-def respond(template: str, data: dict, **extra: object) -> Response | str:
-    """The JSON twin, or the page with ``data`` and ``extra`` (template-only values)."""
-    if wants_json():
-        return current_app.json.response(data)
-    return render_template(template, **{"page": page_number(), **data}, **extra, per_page=PER_PAGE)
-
-
-def open_store() -> Store:
-    """The request's store: read-only, migrations checked once (``monitor.web.db``)."""
-    return current_app.extensions["nianbao_db"].read()
-
-
-def paged(items: list) -> tuple[list, bool]:
-    """One page of ``items`` (already the page and one more), and whether there is a next."""
-    return items[:PER_PAGE], len(items) > PER_PAGE
+__all__ = ["pages"]
 
 
 # ---- overview ---------------------------------------------------------------------------
@@ -252,106 +219,6 @@ def _version_ref(version: object) -> dict | None:
         "text_sha": version.text_sha,
         "raw_sha": version.raw_sha,
     }
-
-
-# ---- coverage ---------------------------------------------------------------------------
-
-
-GRID_PER_PAGE = PER_PAGE
-"""Issuers per page of the coverage grid (the CSV export has them all)."""
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    return int(value) if value.isdigit() else None
-
-
-def _as_of() -> date:
-    try:
-        return date.fromisoformat(request.args.get("as_of", ""))
-    except ValueError:
-        return date.today()
-
-
-@twin("/coverage")
-def coverage() -> Response | str:
-    """Issuers × years, each cell 按时发布 / 逾期发布 / 逾期未发布 / 已删除 / 未知, marked
-    数据不一致 when its report fails an identity check (``monitor.web.coverage``).
-    ``?region=`` filters, ``?from=`` / ``?to=`` pick the years, ``?as_of=YYYY-MM-DD`` judges
-    the deadlines as of that day (default today); ``?format=csv`` exports every issuer
-    (UTF-8 with BOM, for Excel). One grouped query, whatever the number of portals."""
-    region = request.args.get("region", "").strip() or None
-    grace = current_app.config.get("GRACE_DAYS")
-    grace = BY_NAME["NIANBAO_GRACE_DAYS"].default if grace is None else grace
-    as_of = _as_of()
-    grid = _grid(region, as_of, grace, _int_arg("from"), _int_arg("to"))
-    if request.args.get("format") == "csv":
-        return _csv(grid)
-    offset = (page_number() - 1) * GRID_PER_PAGE
-    issuers = grid["issuers"][offset : offset + GRID_PER_PAGE + 1]
-    data = {
-        "region": region,
-        "as_of": as_of.isoformat(),
-        "grace_days": grace,
-        "years": grid["years"],
-        "counts": cov.counts(grid),
-        "issuers_total": len(grid["issuers"]),
-        "issuers": issuers[:GRID_PER_PAGE],
-        "page": page_number(),
-        "more": len(issuers) > GRID_PER_PAGE,
-    }
-    return respond(
-        "coverage.html", data, states=cov.STATES, legend=cov.LEGEND, mark=cov.INCONSISTENT
-    )
-
-
-GRID_CACHE = 16
-"""Grids kept (per filter), each until what its cells are made of changes."""
-
-
-def _grid(region: str | None, as_of: date, grace: int, start: int | None, end: int | None) -> dict:
-    """The grid for these filters: built from one grouped query, and reused while the
-    file (device, inode) and its reports and findings are the same
-    (``Views.version("coverage")``, read before the cells: a change between the two
-    reads is built again next time, never kept): a crawl's commits that store pages and
-    touch reports do not rebuild it."""
-    cache = current_app.extensions.setdefault("nianbao_grids", {})
-    with open_store() as store:
-        views = Views(store.db)
-        stat = os.stat(store.path)
-        filters = (region, as_of, grace, start, end)
-        key = (stat.st_dev, stat.st_ino, views.version("coverage"), *filters)
-        if key in cache:
-            return cache[key]
-        rows = views.coverage_cells(region)
-    grid = cov.grid(rows, as_of, grace, start, end)
-    if len(cache) >= GRID_CACHE:
-        cache.clear()
-    cache[key] = grid
-    return grid
-
-
-def _cell_text(value: object) -> str:
-    """A page's text for a spreadsheet cell: never a formula (``=``, ``+``, ``-``, ``@``).
-
-    >>> _cell_text("=HYPERLINK(1)"), _cell_text("启东市")
-    ("'=HYPERLINK(1)", '启东市')
-    """
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv(grid: dict) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["地区", "发布机关", "门户", *grid["years"]])
-    for line in grid["issuers"]:
-        cells = [line["cells"][str(y)]["label"] for y in grid["years"]]
-        texts = [line["region"], line["issuer"], line["portal_id"]]
-        writer.writerow([*(_cell_text(t) for t in texts), *cells])
-    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=coverage.csv"
-    return response
 
 
 # ---- search -----------------------------------------------------------------------------
