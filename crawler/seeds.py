@@ -281,11 +281,15 @@ def load_seed_file(path: Path | str) -> list[Seed]:
 
 
 def seed_files(paths: list[Path | str]) -> list[Path]:
-    """Expand directories to the ``*.toml`` files inside them, sorted."""
+    """Expand directories to the ``*.toml`` files inside them, sorted (a directory with
+    none is an error: a mistyped path must not crawl nothing and say nothing)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(p.glob("*.toml")))
+            found = sorted(p.glob("*.toml"))
+            if not found:
+                raise SeedError(p, None, "a directory with no seed files (*.toml) in it")
+            files.extend(found)
         elif p.exists():
             files.append(p)
         else:

@@ -225,3 +225,18 @@ def test_an_environment_setting_that_does_not_fit_is_exit_2_for_any_command(
         assert f"${variable} is '{value}' (environment)" in result.stderr and says in result.stderr
         assert "Traceback" not in result.stderr
     assert not db_path.exists()
+
+
+def test_a_seed_directory_with_no_files_and_a_file_with_nothing_to_crawl_are_exit_2(
+    tmp_path, cli, db_path
+):
+    """Both used to end `nothing crawled: ` with no reason, exit 1, a database made."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("crawl", "--seeds", str(empty), db=db_path)
+    assert result.returncode == 2 and "no seed files (*.toml)" in result.stderr
+    result = cli("crawl", "--seeds", str(ROOT / "seeds" / "provinces.toml"), db=db_path)
+    assert result.returncode == 2 and "every one in the seed files is `crawl = false`" in (
+        result.stderr
+    )
+    assert not db_path.exists()

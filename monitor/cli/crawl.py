@@ -58,6 +58,11 @@ def crawl(
 ) -> None:
     """Crawl the portals once, store what is new or changed, and record events."""
     cfg = config.load(db, seeds=seeds, settings=settings)
+    if not cfg.seeds:  # every portal of the files is `crawl = false`
+        raise BadInput(
+            "no portal to crawl: every one in the seed files is `crawl = false` "
+            "(name one with --portal ID to crawl it)"
+        )
     if resume and distributed:
         raise BadInput("--resume: a distributed crawl resumes by itself (its queue is in Redis)")
     if resume and cycle.resume_state(cfg.db, cfg.seeds) is None:
