@@ -80,10 +80,10 @@ def test_one_entry_per_department_with_its_own_column(found):
 
 def test_write_appends_valid_seeds_and_refuses_duplicates(cli, dmirror, db_path, tmp_path):
     out = tmp_path / "mine.toml"
-    out.write_text(
+    out.write_text(  # with a byte-order mark, as a Windows editor saves it
         '# mine\n[[portal]]\nid = "127-0-0-1-dsc2-jyj"\nname = "x"\nregion = "x"\n'
         'start_urls = ["http://127.0.0.1/elsewhere/"]\n',
-        encoding="utf-8",
+        encoding="utf-8-sig",
     )
     first = discover(cli, dmirror, "/dsc2/index.html", "--write", str(out), db=db_path)
     assert first.returncode == 0, first.stderr

@@ -161,7 +161,7 @@ def _known(path: Path) -> tuple[set[str], dict[str, str]]:
     urls: dict[str, str] = {}
     for other in sorted(path.parent.glob("*.toml")):
         try:
-            portals = tomllib.loads(other.read_text(encoding="utf-8")).get("portal", [])
+            portals = tomllib.loads(other.read_text(encoding="utf-8-sig")).get("portal", [])
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             continue  # not a seed file we can read: not ours to judge
         for portal in portals if isinstance(portals, list) else []:
@@ -179,7 +179,7 @@ def append_entries(path: Path, entries: list[dict]) -> tuple[list[dict], list[st
     from crawler import discover as finder
 
     try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        text = path.read_text(encoding="utf-8-sig") if path.exists() else ""  # BOM: not TOML
         tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BadInput(f"{path}: not a readable TOML file ({exc}); nothing written") from None
