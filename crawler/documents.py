@@ -8,29 +8,40 @@ every later line. A file with no text layer is ``quality="image-only"`` and one 
 cannot read is ``"unsupported"``: both keep their title line as text, never an empty
 report.
 
+This module knows the file kinds (``kind_of``), the title and the record; the readers
+are in ``crawler.filetext``, the caps in ``crawler.filecaps`` (both re-exported here).
 Hostile files meet caps before they are read (``Limits``, set per process by
 ``set_limits``): a DOCX/ZIP whose members declare or unpack to more than
 ``unpacked`` bytes is a ``zip_bomb``, a PDF with more than ``pdf_pages`` pages is
 ``too_many_pages``, and one whose streams decode past ``pdf_stream`` bytes is
 ``oversize``. The verdict then has that problem and no text.
 
-May import: crawler.heuristics, crawler.textnorm, crawler.items, pypdf, pdfminer.six,
-python-docx.
+May import: crawler.heuristics, crawler.textnorm, crawler.items, crawler.filecaps,
+crawler.filetext.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
-import shutil
-import subprocess
-import tempfile
-import zipfile
-from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
 from crawler import heuristics, textnorm
+from crawler.filecaps import (  # noqa: F401  (the caps, used as documents.* elsewhere)
+    MB,
+    CapExceeded,
+    Limits,
+    check_zip,
+    set_limits,
+)
+from crawler.filetext import (  # noqa: F401  (the readers, re-exported)
+    CONVERTERS,
+    docx_text,
+    legacy_text,
+    pdf_text,
+    read_text,
+    reflow,
+)
 from crawler.items import Extracted
 
 logger = logging.getLogger(__name__)
@@ -46,85 +57,6 @@ CTYPES = {
     "application/wps-office.wps": "wps",
     "application/ofd": "ofd",
 }
-CONVERTERS = {"doc": (("antiword", "-w", "0"), ("catdoc", "-w")), "wps": (("catdoc", "-w"),)}
-PAGE_NUMBER = re.compile(
-    r"^[-—–－]\s*\d+\s*[-—–－]$|^第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?$|^\d{1,3}$"
-)
-HEADING = re.compile(
-    r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\([一二三四五六七八九十]+\)|\d{1,2}\.(?!\d))"
-)
-ROW_END = re.compile(r"(?:\s\d+(?:\.\d+)?){3,}$")  # a table row: ends in three or more numbers
-MB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on one file (defaults: ``crawler.options``, ``NIANBAO_UNPACKED_MAXSIZE``,
-    ``NIANBAO_PDF_MAX_PAGES``, ``NIANBAO_PDF_STREAM_MAXSIZE``)."""
-
-    unpacked: int = 100 * MB
-    pdf_pages: int = 500
-    pdf_stream: int = 50 * MB
-
-
-LIMITS = Limits()
-
-
-def set_limits(**caps: int) -> Limits:
-    """Set this process's caps (an extraction worker's initializer); 0 or None keeps one."""
-    global LIMITS
-    LIMITS = replace(LIMITS, **{k: v for k, v in caps.items() if v})
-    return LIMITS
-
-
-class CapExceeded(Exception):
-    """A file over one of the caps; ``kind`` names the cap (the problem's kind)."""
-
-    def __init__(self, kind: str, detail: str):
-        super().__init__(kind, detail)
-        self.kind, self.detail = kind, detail
-
-    def __str__(self) -> str:
-        return self.detail
-
-
-def check_zip(body: bytes, cap: int | None = None) -> None:
-    """Raise ``CapExceeded("zip_bomb")`` when a ZIP's members declare, or really unpack
-    to, more than ``cap`` bytes in all. Members are streamed with a counter, never read
-    whole, so a member that lies about its size stops at the cap too.
-
-    >>> import io, zipfile
-    >>> buf = io.BytesIO()
-    >>> with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    ...     z.writestr("word/document.xml", b"<w/>" * 1000)
-    >>> check_zip(buf.getvalue(), cap=10_000)
-    >>> check_zip(buf.getvalue(), cap=1_000)
-    Traceback (most recent call last):
-    crawler.documents.CapExceeded: 1 members declare 4000 bytes unpacked: over the 1000-byte cap
-    """
-    cap = cap or LIMITS.unpacked
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(body))
-    except zipfile.BadZipFile:
-        return  # not a ZIP after all: the reader says what it is
-    with archive:
-        infos = archive.infolist()
-        declared = sum(info.file_size for info in infos)
-        if declared > cap:
-            raise CapExceeded(
-                "zip_bomb",
-                f"{len(infos)} members declare {declared} bytes unpacked: over the {cap}-byte cap",
-            )
-        unpacked = 0
-        for info in infos:
-            with archive.open(info) as member:
-                while chunk := member.read(MB):
-                    unpacked += len(chunk)
-                    if unpacked > cap:
-                        raise CapExceeded(
-                            "zip_bomb",
-                            f"members unpack to more than {cap} bytes (declared {declared})",
-                        )
 
 
 def kind_of(url: str, content_type: str = "", body: bytes = b"") -> str | None:
@@ -156,136 +88,6 @@ def _ole_kind(url: str) -> str:
 
 def is_document(url: str, content_type: str = "", body: bytes = b"") -> bool:
     return kind_of(url, content_type, body) is not None
-
-
-# ---- text from files ----------------------------------------------------------------
-
-
-def pdf_text(body: bytes) -> tuple[str, str, int]:
-    """(raw text, metadata Title, page count) of a PDF; pdfminer.six when pypdf fails.
-
-    Over ``LIMITS.pdf_pages`` pages: ``CapExceeded("too_many_pages")``; a stream decoding
-    past ``LIMITS.pdf_stream`` bytes: ``CapExceeded("oversize")`` (pypdf's own limits,
-    lowered to ours; pdfminer is then not tried).
-    """
-    import pypdf
-    from pypdf.errors import LimitReachedError
-
-    cap = LIMITS.pdf_stream
-    limits = {
-        "maximum_declared_stream_length": cap,
-        "array_based_stream_maximum_output_length": cap,
-        "zlib_maximum_output_length": cap,
-        "lzw_maximum_output_length": cap,
-        "run_length_maximum_output_length": cap,
-        "stream_decoding_work_maximum_length": 4 * cap,
-    }
-    try:
-        with pypdf.apply_configuration(**limits):
-            reader = pypdf.PdfReader(io.BytesIO(body))
-            if reader.is_encrypted:
-                reader.decrypt("")
-            _check_pages(len(reader.pages))
-            title = str((reader.metadata or {}).get("/Title") or "")
-            pages = [page.extract_text() or "" for page in reader.pages]
-        return "\n".join(pages), title, len(pages)
-    except CapExceeded:
-        raise
-    except LimitReachedError as exc:
-        raise CapExceeded("oversize", f"a PDF stream is over the {cap}-byte cap: {exc}") from None
-    except Exception as exc:
-        logger.info("pypdf failed (%r), trying pdfminer", exc)
-    from pdfminer.high_level import extract_text
-
-    text = extract_text(io.BytesIO(body), maxpages=LIMITS.pdf_pages + 1)
-    _check_pages(text.count("\f") + 1)
-    return text, "", text.count("\f") + 1
-
-
-def _check_pages(count: int) -> None:
-    if count > LIMITS.pdf_pages:
-        raise CapExceeded(
-            "too_many_pages", f"PDF of {count} pages: over the {LIMITS.pdf_pages}-page cap"
-        )
-
-
-def reflow(raw: str) -> list[str]:
-    """Join a PDF's hard-wrapped lines into paragraphs; drop page numbers.
-
-    A line well short of the page's full line length ends its paragraph, and so do a
-    table row (ending in numbers) and the line before a heading (一、 / （一） / 1.).
-
-    >>> reflow("- 1 -\\n" + "甲" * 30 + "\\n" + "乙" * 30 + "\\n丙。\\n一、总体情况\\n规章 0 0 0")
-    ['甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲甲乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙乙丙。', '一、总体情况', '规章 0 0 0']
-    """
-    lines = [" ".join(line.split()) for line in raw.splitlines()]
-    lines = [line for line in lines if not PAGE_NUMBER.match(line)]
-    widths = sorted(len(line) for line in lines if len(line) >= 10)
-    full = widths[int(len(widths) * 0.9)] if widths else 0
-    out, buf = [], ""
-    for line in lines:
-        if buf and (not line or HEADING.match(line)):
-            out.append(buf)
-            buf = ""
-        buf = _join(buf, line)
-        if buf and (len(line) < full * 0.8 or ROW_END.search(line)):
-            out.append(buf)
-            buf = ""
-    return out + ([buf] if buf else [])
-
-
-def _join(left: str, right: str) -> str:
-    if (
-        left
-        and right
-        and left[-1].isascii()
-        and right[0].isascii()
-        and left[-1].isalpha()
-        and right[0].isalpha()
-    ):
-        return left + " " + right
-    return left + right
-
-
-def docx_text(body: bytes) -> tuple[str, str]:
-    """(text, core-properties title) of a DOCX: paragraphs and tables in body order,
-    table rows as ``| a | b |`` lines (merged cells once)."""
-    from docx import Document
-    from docx.oxml.ns import qn
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    doc = Document(io.BytesIO(body))
-    out = []
-    for block in doc.element.body.iterchildren():
-        if block.tag == qn("w:p"):
-            out.append(Paragraph(block, doc).text)
-        elif block.tag == qn("w:tbl"):
-            out += [_row_line(row) for row in Table(block, doc).rows]
-    return "\n".join(out), doc.core_properties.title or ""
-
-
-def _row_line(row) -> str:
-    cells, seen = [], set()
-    for cell in row.cells:
-        if id(cell._tc) not in seen:
-            seen.add(id(cell._tc))
-            cells.append("".join(cell.text.split()))
-    return "| " + " | ".join(cells) + " |"
-
-
-def legacy_text(body: bytes, kind: str) -> str | None:
-    """Text of a .doc/.wps through antiword or catdoc when installed, else None."""
-    for command in CONVERTERS.get(kind, ()):
-        if not shutil.which(command[0]):
-            continue
-        with tempfile.NamedTemporaryFile(suffix="." + kind) as f:
-            f.write(body)
-            f.flush()
-            done = subprocess.run([*command, f.name], check=False, capture_output=True, timeout=60)
-        if done.returncode == 0 and done.stdout.strip():
-            return done.stdout.decode("utf-8", "replace")
-    return None
 
 
 # ---- the Extracted record -------------------------------------------------------------
@@ -321,19 +123,6 @@ def pick_title(candidates: list[str]) -> str:
 def _file_name(url: str) -> str:
     name = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
     return heuristics.ATTACHMENT_EXT.sub("", name)
-
-
-def read_text(body: bytes, kind: str) -> tuple[str, str, str]:
-    """(text, metadata title, quality when the text cannot be had) of a file of ``kind``."""
-    if kind == "pdf":
-        raw, title, _ = pdf_text(body)
-        return "\n".join(reflow(raw)), title, "image-only"
-    if kind == "docx":
-        check_zip(body)
-        raw, title = docx_text(body)
-        return raw, title, "thin"
-    raw = legacy_text(body, kind) if kind in CONVERTERS else None
-    return raw or "", "", "unsupported"
 
 
 def extract_document(

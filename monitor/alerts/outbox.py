@@ -19,9 +19,11 @@ Each subscription delivers through its channel (``monitor.alerts.channels``): em
 the round's SMTP connection, or a signed webhook POST, or apprise, with the same batches,
 keys and back-off. An SMTP server that is down stops the round's mails; a webhook or chat
 service that fails holds back only its own subscription. Events are handed to channels
-with their changed numbers named by table cell (``monitor.alerts.cells``).
+with their changed numbers named by table cell (``monitor.alerts.cells``). The feed files
+are rewritten after the round by ``monitor.alerts.feedfiles`` (re-exported here).
 
-May import: monitor.alerts (and .operator), monitor.store.locks, monitor.models, monitor.store, monitor.config.
+May import: monitor.alerts (and .operator, .feedfiles), monitor.store.locks, monitor.models,
+monitor.store, monitor.config.
 """
 
 from __future__ import annotations
@@ -31,11 +33,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from pathlib import Path
 
 from monitor import alerts
-from monitor.alerts import cells, channels, operator
-from monitor.alerts.feed import TAG_PREFIX, write_feed
+from monitor.alerts import channels, operator
+from monitor.alerts.feedfiles import (  # noqa: F401  (re-exported: outbox.feed_events, ...)
+    FEED_WINDOW,
+    feed_events,
+    name_cells,
+    write_feeds,
+    write_one_feed,
+)
 from monitor.config import FeedConfig, OperatorConfig
 from monitor.models import Event, Subscription, iso
 from monitor.store import Store
@@ -47,7 +54,6 @@ logger = logging.getLogger(__name__)
 MAX_DIGEST = 200
 RETRY_BASE = 5.0
 RETRY_MAX = 300.0
-FEED_WINDOW = 100
 HintFn = Callable[[Subscription], str]
 
 
@@ -211,15 +217,6 @@ class _Round:
         return False
 
 
-def name_cells(store: Store, events: list[Event]) -> list[Event]:
-    """``events`` with their changed numbers named by table cell where both versions have a
-    STATS.md record (``monitor.alerts.cells``)."""
-    ids = cells.version_ids(events)
-    if not ids:
-        return events
-    return cells.name_all(events, store.stats.records(ids))
-
-
 def deliver_round(
     store: Store,
     channel: alerts.EmailChannel,
@@ -278,63 +275,3 @@ def _operator_round(
     job.summary.operator_sent += done.sent
     job.summary.operator_retrying += done.retrying
     job.summary.errors.extend(done.errors)
-
-
-def feed_events(
-    store: Store,
-    sub: Subscription | None,
-    window: int = FEED_WINDOW,
-    recent: list[Event] | None = None,
-) -> list[Event]:
-    """The latest events for a feed: everything, or what ``sub`` matches among the recent ones.
-
-    Args:
-        recent: the newest ``window * 5`` events, when the caller already loaded them.
-    """
-    recent = recent if recent is not None else store.events.latest(window * 5)
-    if sub is None:
-        return name_cells(store, recent[:window])
-    return name_cells(store, [e for e in recent if sub.matches(e)][:window])
-
-
-def write_one_feed(
-    store: Store,
-    opts: FeedConfig,
-    sub: Subscription | None,
-    out: Path,
-    recent: list[Event] | None = None,
-) -> Path:
-    """Write the feed of everything (``sub`` None) or of one subscription to ``out``."""
-    name = "feed" if sub is None else f"subscription/{sub.id}"
-    self_url = None
-    if opts.base_url:
-        self_url = opts.base_url + ("/feed.atom" if sub is None else f"/feeds/{sub.id}.atom")
-    title = "年报监测" if sub is None else f"年报监测 · 订阅 {sub.id}"
-    return write_feed(
-        out,
-        feed_events(store, sub, recent=recent),
-        feed_id=f"{TAG_PREFIX}{name}",
-        title=title,
-        link=opts.link,
-        self_url=self_url,
-        fmt=opts.fmt,
-    )
-
-
-def write_feeds(store: Store, opts: FeedConfig, touched: set[int] | None = None) -> int:
-    """Rewrite ``feed.atom`` and each subscription's feed that got events (or has none yet).
-
-    Feeds of subscriptions that ended are removed. Returns how many files were written.
-    """
-    ext = "atom" if opts.fmt == "atom" else "rss"
-    recent = store.events.latest(FEED_WINDOW * 5)
-    write_one_feed(store, opts, None, opts.directory / f"feed.{ext}", recent)
-    written = 1
-    for row in store.subscriptions.with_counts(active_only=False):
-        path = opts.directory / f"{row.id}.{ext}"
-        if not row.active:
-            path.unlink(missing_ok=True)
-        elif touched is None or row.id in touched or not path.exists():
-            write_one_feed(store, opts, store.subscriptions.get(row.id), path, recent)
-            written += 1
-    return written

@@ -21,6 +21,7 @@ from monitor.cli.db import Group, backup, db_group
 from monitor.cli.demo import demo_command
 from monitor.cli.distributed import ingest, worker
 from monitor.cli.export import export
+from monitor.cli.findings import findings
 from monitor.cli.removals import removals
 from monitor.cli.seeds import seeds
 from monitor.cli.settings import settings
@@ -172,7 +173,7 @@ COMMANDS: list[click.Command] = [
     web.serve,
     web.search,
     stats.stats,
-    stats.findings,
+    findings,
     db_group,
     backup,
     export,
