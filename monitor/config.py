@@ -30,13 +30,17 @@ def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+OFF = ("0", "false", "no", "off", "")  # what ``is_on`` reads as off; anything else is on
+ON_OFF = ("1", "true", "yes", "on", *OFF[:-1])  # the words a bool setting is checked against
+
+
 def is_on(value: object) -> bool:
     """A bool setting's value, given as a bool or as text (the environment, ``-s``).
 
     >>> is_on(True), is_on("1"), is_on("yes"), is_on(False), is_on(" Off "), is_on("")
     (True, True, True, False, False, False)
     """
-    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+    return str(value).strip().lower() not in OFF
 
 
 def declared(name: str) -> object:
@@ -56,7 +60,6 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)]
 
 
-ON_OFF = ("1", "true", "yes", "on", "0", "false", "no", "off")  # what ``is_on`` is given
 TYPE_WORDS = {
     "int": "a whole number",
     "float": "a number",
@@ -82,8 +85,11 @@ def fits(value: object, kind: str) -> bool:
         words = ON_OFF if kind == "bool" else ("1", "true", "0", "false")
         return str(value).strip().lower() in words
     if kind == "duration":
-        match = DURATION.match(str(value))
-        return bool(match) and float(match[1]) > 0
+        try:
+            parse_duration(str(value))
+        except ValueError:
+            return False
+        return True
     if kind not in ("int", "float"):
         return True
     if isinstance(value, bool):
